@@ -1,0 +1,5 @@
+import sys
+
+from cryopick.cli import main
+
+sys.exit(main())

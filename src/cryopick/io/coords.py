@@ -1,0 +1,87 @@
+"""Coordinate files: per-micrograph ``*_autopick.star`` and the ``autopick.star`` list."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cryopick.errors import BadInputError
+from cryopick.io.atomic import atomic_path
+from cryopick.io.star import get_table, read_star, write_star
+
+COORD_COLUMNS = ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi")
+LIST_TABLE = "coordinate_files"
+
+
+def picks_frame(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> pd.DataFrame:
+    """Coordinate table in RELION's column order.
+
+    Parameters
+    ----------
+    x_px, y_px : ndarray, shape (n,)
+        0-based pixel coordinates (x = column, y = row).
+    fom : ndarray, shape (n,)
+        Figures of merit.
+    """
+    n = len(x_px)
+    return pd.DataFrame(
+        {
+            "rlnCoordinateX": np.asarray(x_px, dtype=np.float64),
+            "rlnCoordinateY": np.asarray(y_px, dtype=np.float64),
+            "rlnAutopickFigureOfMerit": np.asarray(fom, dtype=np.float64),
+            "rlnClassNumber": np.zeros(n, dtype=np.int64),
+            "rlnAnglePsi": np.zeros(n, dtype=np.float64),
+        }
+    )
+
+
+def write_coordinates(path: str | os.PathLike, picks: pd.DataFrame) -> None:
+    """Write a coordinate STAR (table ``data_``); no picks gives a 0-byte file, as RELION."""
+    if len(picks) == 0:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"")
+        return
+    write_star(path, {"": picks})
+
+
+def read_coordinates(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a coordinate STAR; a 0-byte file gives an empty table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At least ``rlnCoordinateX`` and ``rlnCoordinateY``.
+    """
+    tables = read_star(path)
+    if not tables:
+        return pd.DataFrame({c: np.zeros(0) for c in ("rlnCoordinateX", "rlnCoordinateY")})
+    name = "" if "" in tables else next(iter(tables))
+    return get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY"))
+
+
+def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coordinate_files: list[str]) -> None:
+    """Write RELION 4's ``autopick.star`` (``data_coordinate_files``)."""
+    df = pd.DataFrame(
+        {
+            "rlnMicrographName": np.array(micrographs, dtype=object),
+            "rlnMicrographCoordinates": np.array(coordinate_files, dtype=object),
+        }
+    )
+    write_star(path, {LIST_TABLE: df})
+
+
+def read_coordinate_list(path: str | os.PathLike) -> pd.DataFrame:
+    """Read ``autopick.star``: rlnMicrographName -> rlnMicrographCoordinates."""
+    tables = read_star(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty coordinate list")
+    return get_table(tables, LIST_TABLE, path, required=("rlnMicrographName", "rlnMicrographCoordinates"))
+
+
+def resolve(project_root: str | os.PathLike, relative: str) -> Path:
+    """A project-relative path as RELION writes it, resolved against the project root."""
+    p = Path(relative)
+    return p if p.is_absolute() else Path(project_root) / p

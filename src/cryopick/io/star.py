@@ -1,0 +1,309 @@
+"""Reading and writing RELION STAR files.
+
+A STAR file is a sequence of named tables (``data_<name>``); each table is either
+a loop (many rows) or a list (one row, ``_label value`` lines). Tables are returned
+as ``pandas.DataFrame`` objects keyed by name, in file order; list tables carry
+``df.attrs["star_list"] = True``. Known RELION labels are typed (see
+``cryopick.io.labels``); unknown labels are kept as the exact text read, so they
+are written back unchanged.
+
+Writing follows RELION's ``MetaDataTable::write`` (relion_spec.md section 0):
+``# version 30001`` headers, 12-character right-justified fields, ``%12.6f`` /
+``%12.5f`` / ``%12.6e`` number formats, empty tables not written, atomic rename.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from cryopick.errors import BadInputError, MissingFileError
+from cryopick.io.atomic import atomic_path
+from cryopick.io.labels import label_kind
+
+STAR_VERSION = 30001
+
+Tables = dict[str, pd.DataFrame]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _split_line(line: str, path: Path, lineno: int) -> list[str]:
+    if '"' in line or "'" in line:
+        try:
+            return shlex.split(line, posix=True)
+        except ValueError as exc:
+            raise BadInputError(f"{path}: line {lineno}: unbalanced quotes ({exc})") from None
+    return line.split()
+
+
+def _typed_column(label: str, values: list[str], path: Path, table: str) -> pd.Series:
+    kind = label_kind(label)
+    try:
+        if kind == "int":
+            return pd.Series(np.array([int(float(v)) for v in values], dtype=np.int64), name=label)
+        if kind == "bool":
+            return pd.Series(
+                np.array([int(float(v)) != 0 for v in values], dtype=bool), name=label
+            )
+        if kind == "double":
+            return pd.Series(np.array(values, dtype=np.float64), name=label)
+    except ValueError:
+        bad = next(v for v in values if not _is_number(v))
+        raise BadInputError(
+            f"{path}: table data_{table}: label {label} should be numeric but has value {bad!r}"
+        ) from None
+    return pd.Series(np.array(values, dtype=object), name=label)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _frame(labels: list[str], rows: list[list[str]], path: Path, table: str) -> pd.DataFrame:
+    ncol = len(labels)
+    for k, row in enumerate(rows):
+        if len(row) != ncol:
+            raise BadInputError(
+                f"{path}: table data_{table}: row {k + 1} has {len(row)} values, "
+                f"expected {ncol} (one per label)"
+            )
+    columns = list(zip(*rows)) if rows else [[] for _ in labels]
+    data = {
+        label: _typed_column(label, list(col), path, table)
+        for label, col in zip(labels, columns)
+    }
+    return pd.DataFrame(data, columns=labels)
+
+
+def parse_star(text: str, path: str | os.PathLike = "<string>") -> Tables:
+    """Parse STAR text into tables.
+
+    Parameters
+    ----------
+    text : str
+        Contents of a STAR file.
+    path : path-like
+        Used in error messages only.
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Table name (without ``data_``) -> table, in file order.
+    """
+    path = Path(path)
+    tables: Tables = {}
+    lines = text.splitlines()
+    i, n = 0, len(lines)
+    while i < n:
+        stripped = lines[i].strip()
+        i += 1
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not stripped.startswith("data_"):
+            raise BadInputError(f"{path}: line {i}: expected 'data_<name>', found {stripped[:40]!r}")
+        name = stripped[5:].strip()
+        if name in tables:
+            raise BadInputError(f"{path}: table data_{name} appears twice")
+        # skip blanks/comments until loop_ or first label
+        while i < n and (not lines[i].strip() or lines[i].strip().startswith("#")):
+            i += 1
+        if i < n and lines[i].strip().startswith("loop_"):
+            i += 1
+            labels: list[str] = []
+            while i < n:
+                s = lines[i].strip()
+                if not s or s.startswith("#"):
+                    i += 1
+                    continue
+                if not s.startswith("_"):
+                    break
+                labels.append(s.split()[0][1:])
+                i += 1
+            rows: list[list[str]] = []
+            while i < n:
+                s = lines[i].strip()
+                if s.startswith("data_"):
+                    break
+                i += 1
+                if not s or s.startswith("#"):
+                    continue
+                rows.append(_split_line(s, path, i))
+            tables[name] = _frame(labels, rows, path, name)
+        else:
+            labels, values = [], []
+            while i < n:
+                s = lines[i].strip()
+                if s.startswith("data_"):
+                    break
+                i += 1
+                if not s or s.startswith("#"):
+                    continue
+                if not s.startswith("_"):
+                    raise BadInputError(f"{path}: line {i}: expected '_label value' in data_{name}")
+                parts = _split_line(s, path, i)
+                if len(parts) != 2:
+                    raise BadInputError(f"{path}: line {i}: expected '_label value', found {s[:60]!r}")
+                labels.append(parts[0][1:])
+                values.append(parts[1])
+            df = _frame(labels, [values] if labels else [], path, name)
+            df.attrs["star_list"] = True
+            tables[name] = df
+    return tables
+
+
+def read_star(path: str | os.PathLike) -> Tables:
+    """Read a STAR file; a 0-byte file (RELION's empty coordinate file) gives no tables.
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    BadInputError
+        The file is not valid STAR.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise MissingFileError(f"{path}: STAR file not found") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path}: is a directory, expected a STAR file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path}: not a text STAR file (binary content)") from None
+    return parse_star(text, path)
+
+
+def get_table(tables: Tables, name: str, path: str | os.PathLike, required: Iterable[str] = ()) -> pd.DataFrame:
+    """Return table ``name`` and check that it has the ``required`` labels.
+
+    Raises
+    ------
+    BadInputError
+        The table or one of the labels is missing; the message names the file.
+    """
+    if name not in tables:
+        have = ", ".join(f"data_{t}" for t in tables) or "no tables"
+        raise BadInputError(f"{path}: no table data_{name} (found {have})")
+    df = tables[name]
+    missing = [lab for lab in required if lab not in df.columns]
+    if missing:
+        raise BadInputError(
+            f"{path}: table data_{name} lacks label(s) {', '.join('_' + m for m in missing)}"
+        )
+    return df
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def format_double(v: float) -> str:
+    """Format a double as RELION does (``%12.6f``, negatives ``%12.5f``, tiny/huge ``%e``)."""
+    v = float(v)
+    a = abs(v)
+    if (0.0 < a < 0.001) or a > 100000.0:
+        return f"{v:12.5e}" if v < 0 else f"{v:12.6e}"
+    return f"{v:12.5f}" if v < 0 else f"{v:12.6f}"
+
+
+def format_string(s: object) -> str:
+    """Quote a string value if it is empty, contains whitespace or starts with a quote."""
+    text = str(s)
+    if text == "":
+        return '""'
+    if any(c.isspace() for c in text) or text[0] in "\"'":
+        return '"' + text.replace('"', "'") + '"'
+    return text
+
+
+def _column_strings(label: str, col: pd.Series) -> list[str]:
+    kind = label_kind(label)
+    values = col.to_numpy()
+    if kind == "unknown":
+        if pd.api.types.is_bool_dtype(col):
+            kind = "bool"
+        elif pd.api.types.is_integer_dtype(col):
+            kind = "int"
+        elif pd.api.types.is_float_dtype(col):
+            kind = "double"
+        else:
+            kind = "string"
+    if kind == "int":
+        return [f"{int(v):12d}" for v in values]
+    if kind == "bool":
+        return [f"{int(bool(v)):12d}" for v in values]
+    if kind == "double":
+        return [format_double(v) for v in values]
+    return [f"{format_string(v):>12}" for v in values]
+
+
+def format_table(name: str, df: pd.DataFrame, as_list: bool | None = None) -> str:
+    """Render one table as RELION writes it; an empty loop table renders as ``""``."""
+    if as_list is None:
+        as_list = bool(df.attrs.get("star_list", False))
+    out = [f"\n# version {STAR_VERSION}\n\ndata_{name}\n\n"]
+    labels = list(df.columns)
+    if as_list:
+        if len(df) != 1:
+            raise ValueError(f"list table data_{name} must have exactly one row, has {len(df)}")
+        width = 12 + max(len(lab) for lab in labels)
+        for lab in labels:
+            value = _column_strings(lab, df[lab])[0].strip()
+            out.append(f"{'_' + lab:<{width}}{value}\n")
+        out.append("\n")
+        return "".join(out)
+    if len(df) == 0:
+        return ""
+    out.append("loop_ \n")
+    out.extend(f"_{lab} #{k} \n" for k, lab in enumerate(labels, start=1))
+    cols = [_column_strings(lab, df[lab]) for lab in labels]
+    out.extend(" ".join(row) + " \n" for row in zip(*cols))
+    out.append(" \n")
+    return "".join(out)
+
+
+def format_star(tables: Mapping[str, pd.DataFrame]) -> str:
+    """Render tables to STAR text (empty loop tables are omitted, as in RELION)."""
+    return "".join(format_table(name, df) for name, df in tables.items())
+
+
+def write_star(path: str | os.PathLike, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Write tables to ``path`` atomically (temporary name, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(format_star(tables))
+
+
+def list_table(values: Mapping[str, object]) -> pd.DataFrame:
+    """Build a one-row list table (``_label value`` lines) from a mapping."""
+    df = pd.DataFrame({k: [v] for k, v in values.items()})
+    df.attrs["star_list"] = True
+    return df
+
+
+_IMAGE_NAME = re.compile(r"^(\d+)@(.+)$")
+
+
+def split_image_name(name: str) -> tuple[int, str]:
+    """Split ``000001@Extract/job007/mic.mrcs`` into ``(1, "Extract/job007/mic.mrcs")``."""
+    m = _IMAGE_NAME.match(name)
+    if not m:
+        raise BadInputError(f"image name {name!r} is not of the form NNNNNN@stack.mrcs")
+    return int(m.group(1)), m.group(2)
+
+
+def compose_image_name(index_1based: int, stack: str) -> str:
+    """Compose RELION's 6-digit, 1-based image reference ``000001@stack``."""
+    return f"{index_1based:06d}@{stack}"

@@ -1,0 +1,1 @@
+"""One module per RELION job: typed parameters in, a complete job directory out."""
