@@ -5,18 +5,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError
 from cryopick.io.atomic import atomic_path
 from cryopick.io.star import get_table, read_star, write_star
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 COORD_COLUMNS = ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi")
 LIST_TABLE = "coordinate_files"
 
 
-def picks_frame(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> pd.DataFrame:
+def picks_columns(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> dict[str, np.ndarray]:
+    """Coordinate table columns in RELION's order (no pandas; see :func:`picks_frame`)."""
+    n = len(x_px)
+    return {
+        "rlnCoordinateX": np.asarray(x_px, dtype=np.float64),
+        "rlnCoordinateY": np.asarray(y_px, dtype=np.float64),
+        "rlnAutopickFigureOfMerit": np.asarray(fom, dtype=np.float64),
+        "rlnClassNumber": np.zeros(n, dtype=np.int64),
+        "rlnAnglePsi": np.zeros(n, dtype=np.float64),
+    }
+
+
+def picks_frame(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> "pd.DataFrame":
     """Coordinate table in RELION's column order.
 
     Parameters
@@ -26,28 +42,25 @@ def picks_frame(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> pd.DataF
     fom : ndarray, shape (n,)
         Figures of merit.
     """
-    n = len(x_px)
-    return pd.DataFrame(
-        {
-            "rlnCoordinateX": np.asarray(x_px, dtype=np.float64),
-            "rlnCoordinateY": np.asarray(y_px, dtype=np.float64),
-            "rlnAutopickFigureOfMerit": np.asarray(fom, dtype=np.float64),
-            "rlnClassNumber": np.zeros(n, dtype=np.int64),
-            "rlnAnglePsi": np.zeros(n, dtype=np.float64),
-        }
-    )
+    import pandas as pd
+
+    return pd.DataFrame(picks_columns(x_px, y_px, fom))
 
 
-def write_coordinates(path: str | os.PathLike, picks: pd.DataFrame) -> None:
-    """Write a coordinate STAR (table ``data_``); no picks gives a 0-byte file, as RELION."""
-    if len(picks) == 0:
+def write_coordinates(path: str | os.PathLike, picks: "pd.DataFrame | Mapping[str, Any]") -> None:
+    """Write a coordinate STAR (table ``data_``); no picks gives a 0-byte file, as RELION.
+
+    ``picks`` is a DataFrame or a mapping label -> column (see :func:`picks_columns`).
+    """
+    n = len(picks) if hasattr(picks, "attrs") else len(next(iter(picks.values())))
+    if n == 0:
         with atomic_path(path) as tmp:
             tmp.write_bytes(b"")
         return
     write_star(path, {"": picks})
 
 
-def read_coordinates(path: str | os.PathLike) -> pd.DataFrame:
+def read_coordinates(path: str | os.PathLike) -> "pd.DataFrame":
     """Read a coordinate STAR; a 0-byte file gives an empty table.
 
     Returns
@@ -57,6 +70,8 @@ def read_coordinates(path: str | os.PathLike) -> pd.DataFrame:
     """
     tables = read_star(path)
     if not tables:
+        import pandas as pd
+
         return pd.DataFrame({c: np.zeros(0) for c in ("rlnCoordinateX", "rlnCoordinateY")})
     name = "" if "" in tables else next(iter(tables))
     return get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY"))
@@ -64,16 +79,14 @@ def read_coordinates(path: str | os.PathLike) -> pd.DataFrame:
 
 def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coordinate_files: list[str]) -> None:
     """Write RELION 4's ``autopick.star`` (``data_coordinate_files``)."""
-    df = pd.DataFrame(
-        {
-            "rlnMicrographName": np.array(micrographs, dtype=object),
-            "rlnMicrographCoordinates": np.array(coordinate_files, dtype=object),
-        }
-    )
-    write_star(path, {LIST_TABLE: df})
+    columns = {
+        "rlnMicrographName": np.array(micrographs, dtype=object),
+        "rlnMicrographCoordinates": np.array(coordinate_files, dtype=object),
+    }
+    write_star(path, {LIST_TABLE: columns})
 
 
-def read_coordinate_list(path: str | os.PathLike) -> pd.DataFrame:
+def read_coordinate_list(path: str | os.PathLike) -> "pd.DataFrame":
     """Read ``autopick.star``: rlnMicrographName -> rlnMicrographCoordinates."""
     tables = read_star(path)
     if not tables:

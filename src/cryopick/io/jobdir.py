@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
-import pandas as pd
+import numpy as np
 
 from cryopick.io.star import list_table, write_star
 
@@ -110,12 +110,10 @@ class JobDir:
             self.file("job.star"),
             {
                 "job": list_table({"rlnJobTypeLabel": type_label, "rlnJobIsContinue": int(is_continue), "rlnJobIsTomo": 0}),
-                "joboptions_values": pd.DataFrame(
-                    {
-                        "rlnJobOptionVariable": list(options.keys()),
-                        "rlnJobOptionValue": [_option_text(v) for v in options.values()],
-                    }
-                ),
+                "joboptions_values": {
+                    "rlnJobOptionVariable": np.array(list(options.keys()), dtype=object),
+                    "rlnJobOptionValue": np.array([_option_text(v) for v in options.values()], dtype=object),
+                },
             },
         )
 

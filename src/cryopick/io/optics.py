@@ -10,11 +10,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError
-from cryopick.io.star import Tables, read_star, write_star
+from cryopick.io.star import Tables, read_star, read_star_raw, write_star
+
+if TYPE_CHECKING:  # imported lazily: pandas costs ~0.5 s of start-up
+    import pandas as pd
 
 OPTICS_REQUIRED = ("rlnVoltage", "rlnSphericalAberration")
 PIXEL_SIZE_LABELS = ("rlnImagePixelSize", "rlnMicrographPixelSize", "rlnMicrographOriginalPixelSize")
@@ -47,8 +51,8 @@ class OpticsStar:
         Any other tables in the file, carried through on write.
     """
 
-    optics: pd.DataFrame
-    data: pd.DataFrame
+    optics: "pd.DataFrame"
+    data: "pd.DataFrame"
     data_name: str
     path: Path = Path("<memory>")
     extra: Tables = field(default_factory=dict)
@@ -57,11 +61,11 @@ class OpticsStar:
         """Tables in RELION's order: optics, data, then any others."""
         return {"optics": self.optics, self.data_name: self.data, **self.extra}
 
-    def with_data(self, data: pd.DataFrame) -> "OpticsStar":
+    def with_data(self, data: "pd.DataFrame") -> "OpticsStar":
         """Same optics, new data table."""
         return OpticsStar(self.optics, data.reset_index(drop=True), self.data_name, self.path, dict(self.extra))
 
-    def optics_row(self, group: int) -> pd.Series:
+    def optics_row(self, group: int) -> "pd.Series":
         """The optics-table row of optics group ``group``."""
         rows = self.optics[self.optics["rlnOpticsGroup"] == group]
         if rows.empty:
@@ -69,8 +73,10 @@ class OpticsStar:
         return rows.iloc[0]
 
 
-def _convert_legacy(path: Path, df: pd.DataFrame, data_name: str) -> OpticsStar:
+def _convert_legacy(path: Path, df: "pd.DataFrame", data_name: str) -> OpticsStar:
     present = [c for c in _LEGACY_OPTICS if c in df.columns]
+    import pandas as pd  # noqa: F401  (DataFrame methods below)
+
     missing = [c for c in OPTICS_REQUIRED if c not in df.columns]
     if missing:
         raise BadInputError(
@@ -160,3 +166,45 @@ def micrograph_pixel_size(star: OpticsStar) -> float:
             f"({', '.join(f'{s:g}' for s in sizes)} Å); process them separately"
         )
     return float(sizes[0])
+
+
+def read_micrograph_list(path: str | os.PathLike) -> tuple[list[str], float]:
+    """Micrograph names and their common pixel size, without pandas (fast start-up).
+
+    Applies the same checks as :func:`read_optics_star` + :func:`micrograph_pixel_size`
+    for the RELION >= 3.1 layout; other layouts go through the full reader.
+
+    Returns
+    -------
+    names : list[str]
+        ``rlnMicrographName`` in file order.
+    pixel_size_angstrom : float
+        ``rlnMicrographPixelSize`` shared by all optics groups.
+    """
+    path = Path(path)
+    tables = read_star_raw(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty STAR file (no tables)")
+    if "optics" not in tables or "micrographs" not in tables:
+        star = read_optics_star(path, "micrographs")
+        if "rlnMicrographName" not in star.data.columns:
+            raise BadInputError(f"{path}: table data_micrographs lacks label _rlnMicrographName")
+        return [str(v) for v in star.data["rlnMicrographName"]], micrograph_pixel_size(star)
+    optics, mics = tables["optics"].columns, tables["micrographs"].columns
+    if "rlnMicrographName" not in mics:
+        raise BadInputError(f"{path}: table data_micrographs lacks label _rlnMicrographName")
+    if "rlnMicrographPixelSize" not in optics:
+        raise BadInputError(f"{path}: data_optics lacks _rlnMicrographPixelSize")
+    if "rlnOpticsGroup" in mics and "rlnOpticsGroup" in optics:
+        undefined = sorted(set(mics["rlnOpticsGroup"].tolist()) - set(optics["rlnOpticsGroup"].tolist()))
+        if undefined:
+            raise BadInputError(f"{path}: data_micrographs uses optics group(s) {undefined} not defined in data_optics")
+    sizes = optics["rlnMicrographPixelSize"].astype(float)
+    if np.any(sizes <= 0):
+        raise BadInputError(f"{path}: non-positive _rlnMicrographPixelSize in data_optics")
+    if sizes.max() - sizes.min() > 0.01:
+        raise BadInputError(
+            f"{path}: optics groups have different micrograph pixel sizes "
+            f"({', '.join(f'{s:g}' for s in sizes)} Å); process them separately"
+        )
+    return [str(v) for v in mics["rlnMicrographName"]], float(sizes[0])

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import ResourceError
 from cryopick.io.jobdir import existing_job_numbers, job_number
-from cryopick.io.star import list_table, read_star, write_star
+from cryopick.io.star import list_table, read_star_raw, write_star
 
 PIPELINE = "default_pipeline.star"
 LOCK_DIR = ".relion_lock"
@@ -64,16 +63,16 @@ def read_pipeline(project_root: str | os.PathLike) -> Pipeline:
     path = Path(project_root) / PIPELINE
     if not path.exists():
         return Pipeline(job_counter=max(existing_job_numbers(project_root), default=0) + 1)
-    t = read_star(path)
+    t = read_star_raw(path)
 
     def rows(name: str, cols: Sequence[str]) -> list[tuple]:
-        df = t.get(name)
-        if df is None or len(df) == 0:
+        table = t.get(name)
+        if table is None or len(table) == 0:
             return []
-        return [tuple(str(v) for v in r) for r in df[list(cols)].itertuples(index=False)]
+        return [tuple(str(v) for v in r) for r in zip(*(table.columns[c] for c in cols))]
 
     general = t.get("pipeline_general")
-    counter = int(general["rlnPipeLineJobCounter"].iloc[0]) if general is not None else 1
+    counter = int(general.columns["rlnPipeLineJobCounter"][0]) if general is not None else 1
     return Pipeline(
         job_counter=counter,
         processes=rows(
@@ -86,8 +85,8 @@ def read_pipeline(project_root: str | os.PathLike) -> Pipeline:
     )
 
 
-def _table(rows: list[tuple], cols: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: np.array([r[k] for r in rows], dtype=object) for k, c in enumerate(cols)}, columns=list(cols))
+def _table(rows: list[tuple], cols: Sequence[str]) -> dict[str, np.ndarray]:
+    return {c: np.array([r[k] for r in rows], dtype=object) for k, c in enumerate(cols)}
 
 
 def write_pipeline(project_root: str | os.PathLike, p: Pipeline) -> None:

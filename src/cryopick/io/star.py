@@ -20,16 +20,55 @@ import shlex
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError, MissingFileError
 from cryopick.io.atomic import atomic_path
 from cryopick.io.labels import label_kind
 
+if TYPE_CHECKING:  # pandas is imported lazily: it costs ~0.5 s of start-up
+    import pandas as pd
+
 STAR_VERSION = 30001
 
-Tables = dict[str, pd.DataFrame]
+Tables = dict[str, "pd.DataFrame"]
+
+
+@dataclass
+class RawTable:
+    """A STAR table without pandas: typed numpy columns keyed by label.
+
+    Attributes
+    ----------
+    columns : dict[str, ndarray]
+        Label -> column, shape (n,) each; strings are object arrays.
+    is_list : bool
+        Written as ``_label value`` lines (one row) rather than a loop.
+    """
+
+    columns: dict[str, np.ndarray]
+    is_list: bool = False
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        df = pd.DataFrame({k: pd.Series(v, name=k) for k, v in self.columns.items()}, columns=list(self.columns))
+        if self.is_list:
+            df.attrs["star_list"] = True
+        return df
+
+
+class ListTable(dict):
+    """A one-row table written as ``_label value`` lines (e.g. ``data_job``)."""
+
+
+TableLike = Union["pd.DataFrame", RawTable, ListTable, Mapping[str, Any]]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -44,23 +83,24 @@ def _split_line(line: str, path: Path, lineno: int) -> list[str]:
     return line.split()
 
 
-def _typed_column(label: str, values: list[str], path: Path, table: str) -> pd.Series:
+def _typed_column(label: str, values: list[str], path: Path, table: str) -> np.ndarray:
     kind = label_kind(label)
     try:
         if kind == "int":
-            return pd.Series(np.array([int(float(v)) for v in values], dtype=np.int64), name=label)
+            try:
+                return np.array(values, dtype=np.int64)
+            except ValueError:
+                return np.array([int(float(v)) for v in values], dtype=np.int64)
         if kind == "bool":
-            return pd.Series(
-                np.array([int(float(v)) != 0 for v in values], dtype=bool), name=label
-            )
+            return np.array([int(float(v)) != 0 for v in values], dtype=bool)
         if kind == "double":
-            return pd.Series(np.array(values, dtype=np.float64), name=label)
+            return np.array(values, dtype=np.float64)
     except ValueError:
         bad = next(v for v in values if not _is_number(v))
         raise BadInputError(
             f"{path}: table data_{table}: label {label} should be numeric but has value {bad!r}"
         ) from None
-    return pd.Series(np.array(values, dtype=object), name=label)
+    return np.array(values, dtype=object)
 
 
 def _is_number(text: str) -> bool:
@@ -71,7 +111,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _frame(labels: list[str], rows: list[list[str]], path: Path, table: str) -> pd.DataFrame:
+def _frame(labels: list[str], rows: list[list[str]], path: Path, table: str) -> RawTable:
     ncol = len(labels)
     for k, row in enumerate(rows):
         if len(row) != ncol:
@@ -79,16 +119,14 @@ def _frame(labels: list[str], rows: list[list[str]], path: Path, table: str) -> 
                 f"{path}: table data_{table}: row {k + 1} has {len(row)} values, "
                 f"expected {ncol} (one per label)"
             )
+    if len(set(labels)) != len(labels):
+        raise BadInputError(f"{path}: table data_{table} repeats a label")
     columns = list(zip(*rows)) if rows else [[] for _ in labels]
-    data = {
-        label: _typed_column(label, list(col), path, table)
-        for label, col in zip(labels, columns)
-    }
-    return pd.DataFrame(data, columns=labels)
+    return RawTable({label: _typed_column(label, list(col), path, table) for label, col in zip(labels, columns)})
 
 
-def parse_star(text: str, path: str | os.PathLike = "<string>") -> Tables:
-    """Parse STAR text into tables.
+def parse_star_raw(text: str, path: str | os.PathLike = "<string>") -> dict[str, RawTable]:
+    """Parse STAR text into :class:`RawTable` objects (no pandas).
 
     Parameters
     ----------
@@ -99,11 +137,11 @@ def parse_star(text: str, path: str | os.PathLike = "<string>") -> Tables:
 
     Returns
     -------
-    dict[str, pandas.DataFrame]
+    dict[str, RawTable]
         Table name (without ``data_``) -> table, in file order.
     """
     path = Path(path)
-    tables: Tables = {}
+    tables: dict[str, RawTable] = {}
     lines = text.splitlines()
     i, n = 0, len(lines)
     while i < n:
@@ -157,13 +195,23 @@ def parse_star(text: str, path: str | os.PathLike = "<string>") -> Tables:
                     raise BadInputError(f"{path}: line {i}: expected '_label value', found {s[:60]!r}")
                 labels.append(parts[0][1:])
                 values.append(parts[1])
-            df = _frame(labels, [values] if labels else [], path, name)
-            df.attrs["star_list"] = True
-            tables[name] = df
+            raw = _frame(labels, [values] if labels else [], path, name)
+            raw.is_list = True
+            tables[name] = raw
     return tables
 
 
+def parse_star(text: str, path: str | os.PathLike = "<string>") -> Tables:
+    """Parse STAR text into ``pandas.DataFrame`` tables, in file order."""
+    return {name: raw.to_frame() for name, raw in parse_star_raw(text, path).items()}
+
+
 def read_star(path: str | os.PathLike) -> Tables:
+    """Read a STAR file into DataFrames (see :func:`read_star_raw`)."""
+    return {name: raw.to_frame() for name, raw in read_star_raw(path).items()}
+
+
+def read_star_raw(path: str | os.PathLike) -> dict[str, RawTable]:
     """Read a STAR file; a 0-byte file (RELION's empty coordinate file) gives no tables.
 
     Raises
@@ -184,10 +232,10 @@ def read_star(path: str | os.PathLike) -> Tables:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadInputError(f"{path}: not a text STAR file (binary content)") from None
-    return parse_star(text, path)
+    return parse_star_raw(text, path)
 
 
-def get_table(tables: Tables, name: str, path: str | os.PathLike, required: Iterable[str] = ()) -> pd.DataFrame:
+def get_table(tables: Mapping[str, Any], name: str, path: str | os.PathLike, required: Iterable[str] = ()) -> Any:
     """Return table ``name`` and check that it has the ``required`` labels.
 
     Raises
@@ -199,7 +247,8 @@ def get_table(tables: Tables, name: str, path: str | os.PathLike, required: Iter
         have = ", ".join(f"data_{t}" for t in tables) or "no tables"
         raise BadInputError(f"{path}: no table data_{name} (found {have})")
     df = tables[name]
-    missing = [lab for lab in required if lab not in df.columns]
+    have_labels = df.columns if not isinstance(df, RawTable) else df.columns.keys()
+    missing = [lab for lab in required if lab not in have_labels]
     if missing:
         raise BadInputError(
             f"{path}: table data_{name} lacks label(s) {', '.join('_' + m for m in missing)}"
@@ -229,18 +278,14 @@ def format_string(s: object) -> str:
     return text
 
 
-def _column_strings(label: str, col: pd.Series) -> list[str]:
+def _column_strings(label: str, col: Any) -> list[str]:
     kind = label_kind(label)
-    values = col.to_numpy()
+    values = col.to_numpy() if hasattr(col, "to_numpy") else np.asarray(col)
+    if values.ndim == 0:
+        values = values.reshape(1)
     if kind == "unknown":
-        if pd.api.types.is_bool_dtype(col):
-            kind = "bool"
-        elif pd.api.types.is_integer_dtype(col):
-            kind = "int"
-        elif pd.api.types.is_float_dtype(col):
-            kind = "double"
-        else:
-            kind = "string"
+        k = values.dtype.kind
+        kind = {"b": "bool", "i": "int", "u": "int", "f": "double"}.get(k, "string")
     if kind == "int":
         return [f"{int(v):12d}" for v in values]
     if kind == "bool":
@@ -250,47 +295,62 @@ def _column_strings(label: str, col: pd.Series) -> list[str]:
     return [f"{format_string(v):>12}" for v in values]
 
 
-def format_table(name: str, df: pd.DataFrame, as_list: bool | None = None) -> str:
-    """Render one table as RELION writes it; an empty loop table renders as ``""``."""
+def _columns_of(table: TableLike) -> tuple[dict[str, Any], bool]:
+    """Label -> column values, and whether the table is a list table."""
+    if isinstance(table, RawTable):
+        return table.columns, table.is_list
+    if isinstance(table, ListTable):
+        return {k: [v] for k, v in table.items()}, True
+    if hasattr(table, "attrs") and hasattr(table, "columns"):  # pandas.DataFrame
+        return {lab: table[lab] for lab in table.columns}, bool(table.attrs.get("star_list", False))
+    return dict(table), False
+
+
+def format_table(name: str, table: TableLike, as_list: bool | None = None) -> str:
+    """Render one table as RELION writes it; an empty loop table renders as ``""``.
+
+    ``table`` is a DataFrame, a :class:`RawTable`, a :class:`ListTable` or a mapping
+    label -> column (shape (n,) each).
+    """
+    cols, is_list = _columns_of(table)
     if as_list is None:
-        as_list = bool(df.attrs.get("star_list", False))
+        as_list = is_list
     out = [f"\n# version {STAR_VERSION}\n\ndata_{name}\n\n"]
-    labels = list(df.columns)
+    labels = list(cols)
+    nrows = len(next(iter(cols.values()))) if cols else 0
     if as_list:
-        if len(df) != 1:
-            raise ValueError(f"list table data_{name} must have exactly one row, has {len(df)}")
+        if nrows != 1:
+            raise ValueError(f"list table data_{name} must have exactly one row, has {nrows}")
         width = 12 + max(len(lab) for lab in labels)
         for lab in labels:
-            value = _column_strings(lab, df[lab])[0].strip()
+            value = _column_strings(lab, cols[lab])[0].strip()
             out.append(f"{'_' + lab:<{width}}{value}\n")
         out.append("\n")
         return "".join(out)
-    if len(df) == 0:
+    if nrows == 0:
         return ""
     out.append("loop_ \n")
     out.extend(f"_{lab} #{k} \n" for k, lab in enumerate(labels, start=1))
-    cols = [_column_strings(lab, df[lab]) for lab in labels]
-    out.extend(" ".join(row) + " \n" for row in zip(*cols))
+    texts = [_column_strings(lab, cols[lab]) for lab in labels]
+    out.extend(" ".join(row) + " \n" for row in zip(*texts))
     out.append(" \n")
     return "".join(out)
 
 
-def format_star(tables: Mapping[str, pd.DataFrame]) -> str:
+def format_star(tables: Mapping[str, TableLike]) -> str:
     """Render tables to STAR text (empty loop tables are omitted, as in RELION)."""
     return "".join(format_table(name, df) for name, df in tables.items())
 
 
-def write_star(path: str | os.PathLike, tables: Mapping[str, pd.DataFrame]) -> None:
+def write_star(path: str | os.PathLike, tables: Mapping[str, TableLike]) -> None:
     """Write tables to ``path`` atomically (temporary name, then rename)."""
     with atomic_path(path) as tmp:
         tmp.write_text(format_star(tables))
 
 
-def list_table(values: Mapping[str, object]) -> pd.DataFrame:
-    """Build a one-row list table (``_label value`` lines) from a mapping."""
-    df = pd.DataFrame({k: [v] for k, v in values.items()})
-    df.attrs["star_list"] = True
-    return df
+def list_table(values: Mapping[str, object]) -> ListTable:
+    """A one-row list table (``_label value`` lines) from a mapping label -> value."""
+    return ListTable(values)
 
 
 _IMAGE_NAME = re.compile(r"^(\d+)@(.+)$")

@@ -1,0 +1,38 @@
+# cryopick: `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+STAMP := .make/installed
+DEMO_DIR ?= demo_project
+
+.PHONY: install test demo clean relion protos bench
+
+$(STAMP): pyproject.toml setup.py
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -e '.[dev]'
+	@mkdir -p .make && touch $(STAMP)
+
+install: $(STAMP) relion
+
+# RELION 3.1 from Debian: the parity reference for tests and benchmarks.
+relion:
+	@command -v relion_autopick >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq relion openmpi-bin >/dev/null; }
+
+test: install
+	$(PYTHON) -m pytest -q
+
+demo: install
+	rm -rf $(DEMO_DIR)
+	$(PYTHON) -m cryopick simulate --o $(DEMO_DIR) --n-mics 12 --seed 1
+	$(PYTHON) -m cryopick run --project $(DEMO_DIR)
+
+bench: install
+	$(PYTHON) benchmarks/bench_autopick_log.py
+
+# Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).
+protos:
+	$(PYTHON) protos/generate.py --out services/gen
+
+clean:
+	rm -rf .make $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,1 @@
+"""Particle pickers (Laplacian-of-Gaussian) and peak search."""
