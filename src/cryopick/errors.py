@@ -29,7 +29,11 @@ class ResourceError(CryopickError, MemoryError):
     """Not enough memory (or another resource) to do the job."""
 
 
-class PartialFailure(CryopickError):
+class Cancelled(CryopickError):
+    """The caller asked the job to stop (e.g. the gRPC client went away)."""
+
+
+class PartialFailure(BadInputError):
     """Some items of a job failed while the rest succeeded.
 
     Parameters

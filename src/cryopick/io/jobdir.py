@@ -12,6 +12,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
+from cryopick.errors import Cancelled
 from cryopick.io.star import list_table, write_star
 
 SUCCESS = "RELION_JOB_EXIT_SUCCESS"
@@ -134,11 +135,18 @@ class JobDir:
         self.log_error(message)
         self.file(FAILURE).touch()
 
+    def abort(self, message: str) -> None:
+        self.log_error(message)
+        self.file(ABORTED).touch()
+
     @contextlib.contextmanager
     def running(self) -> Iterator["JobDir"]:
-        """Mark the job failed (with the message in run.err) if the body raises, else succeeded."""
+        """Mark the job succeeded, or failed / aborted (message in run.err) if the body raises."""
         try:
             yield self
+        except Cancelled as exc:
+            self.abort(f"ABORTED: {exc}")
+            raise
         except BaseException as exc:
             self.fail(f"ERROR: {exc}")
             raise

@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from cryopick.errors import Cancelled
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -33,8 +35,7 @@ def no_progress(_: Progress) -> None:
     """A progress callback that ignores reports."""
 
 
-class Cancelled(Exception):
-    """The caller asked the stage to stop (e.g. the gRPC client went away)."""
+__all__ = ["Cancelled", "Progress", "ProgressFn", "StageResult", "check_cancel", "no_progress"]
 
 
 def check_cancel(cancel: threading.Event | None) -> None:

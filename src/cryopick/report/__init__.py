@@ -1,0 +1,1 @@
+"""Small, dependency-free report figures (PDF), fast enough for every job."""
