@@ -1,0 +1,43 @@
+"""Shared helpers for the side-by-side benchmarks (timing whole processes, RELION's MPI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def mpi_env() -> dict[str, str]:
+    """Environment that lets Open MPI run as root (as on CI machines)."""
+    env = dict(os.environ)
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+    env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    env.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
+    return env
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Wall time (s) of one whole process; raises with its output if it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return dt
+
+
+def median_of(runs: list[float]) -> float:
+    return statistics.median(runs)
+
+
+def require(binary: str) -> None:
+    if shutil.which(binary) is None:
+        sys.exit(f"{binary} not found: install RELION 3.1 (apt-get install relion) to run this benchmark")
+
+
+def fresh(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
