@@ -92,6 +92,12 @@ class Params:
     random_seed: int = 1
     skip_failed_micrographs: bool = False
 
+    def validate(self) -> None:
+        """Check the parameters that need no file (called before anything is written)."""
+        if self.threads < 1:
+            raise BadInputError(f"autopick: threads must be at least 1, got {self.threads}")
+        self.log_params(self.pixel_size_angstrom if self.pixel_size_angstrom > 0 else 1.0).validate()
+
     def log_params(self, pixel_size_angstrom: float) -> LoGParams:
         return LoGParams(
             diameter_min_angstrom=self.diameter_min_angstrom,
@@ -236,8 +242,7 @@ def run(
     job = JobDir(root, job_dir)
     job.begin(params.command(job.rel), TYPE_LABEL, params.job_options())
     with job.running():
-        if params.threads < 1:
-            raise BadInputError(f"autopick: --threads must be at least 1, got {params.threads}")
+        params.validate()
         names, star_apix = read_micrograph_list(resolve(root, params.micrographs_star))
         if not names:
             raise BadInputError(f"{params.micrographs_star}: the micrograph list is empty")

@@ -1,0 +1,1 @@
+"""The classifier service (`python -m cryopick.services.classifier --project-root DIR`)."""

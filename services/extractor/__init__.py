@@ -1,0 +1,1 @@
+"""The extractor service (`python -m cryopick.services.extractor --project-root DIR`)."""

@@ -1,0 +1,1 @@
+"""The picker service (`python -m cryopick.services.picker --project-root DIR`)."""

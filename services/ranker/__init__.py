@@ -1,0 +1,1 @@
+"""The ranker service (`python -m cryopick.services.ranker --project-root DIR`)."""

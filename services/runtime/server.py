@@ -1,0 +1,169 @@
+"""Build, start and stop one role's gRPC server; the ``python -m cryopick.services.<role>`` entry point."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import grpc
+from grpc_health.v1 import health as grpc_health
+from grpc_reflection.v1alpha import reflection
+
+from cryopick.services.runtime.health import Health
+from cryopick.services.runtime.jobs import JobRunner
+from cryopick.services.runtime.slots import JobSlots
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_SECONDS = 30.0
+#: Extra RPC threads beyond the job slots and queue, for health checks and reflection.
+_SPARE_THREADS = 8
+#: gRPC messages carry paths, never pixel data; keep the default-ish limits explicit.
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Role:
+    """One service role.
+
+    Attributes
+    ----------
+    name : str
+        Short name (``picker``); also the module ``cryopick.services.<name>``.
+    service_name : str
+        Full gRPC service name, e.g. ``cryopick.v1.PickerService``.
+    add_to_server : callable
+        The generated ``add_<Service>Servicer_to_server``.
+    make_servicer : callable
+        ``JobRunner -> servicer``. A servicer may define ``load()`` (load models once per
+        process); health turns SERVING only after it returned.
+    """
+
+    name: str
+    service_name: str
+    add_to_server: Callable[[Any, grpc.Server], None]
+    make_servicer: Callable[[JobRunner], Any]
+
+
+class Service:
+    """A running gRPC server for one role.
+
+    Parameters
+    ----------
+    role : Role
+    project_root : path
+        Root all request paths resolve inside.
+    host : str
+    port : int
+        0 = pick a free port (see :attr:`port` after :meth:`start`).
+    max_concurrent_jobs, max_queued_jobs : int
+        See :class:`JobSlots`.
+    """
+
+    def __init__(self, role: Role, project_root: str | Path, host: str = "127.0.0.1", port: int = 0,
+                 max_concurrent_jobs: int = 1, max_queued_jobs: int = 8):
+        root = Path(project_root)
+        if not root.is_dir():
+            raise FileNotFoundError(f"project root {root} is not a directory")
+        self.role = role
+        self.host = host
+        self.requested_port = port
+        self.port: int | None = None
+        self.runner = JobRunner(root, JobSlots(max_concurrent_jobs, max_queued_jobs))
+        self.servicer = role.make_servicer(self.runner)
+        self.health = Health(role.service_name)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(
+                max_workers=max_concurrent_jobs + max_queued_jobs + _SPARE_THREADS,
+                thread_name_prefix=f"{role.name}-rpc",
+            ),
+            options=[
+                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        role.add_to_server(self.servicer, self.server)
+        self.health.add_to_server(self.server)
+        reflection.enable_server_reflection(
+            (role.service_name, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{host}:{self.port}"
+
+    def start(self) -> str:
+        """Bind, start, load models, report SERVING; returns ``host:port``."""
+        self.port = self.server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        if not self.port:
+            raise OSError(f"cannot listen on {self.host}:{self.requested_port}")
+        self.server.start()
+        load = getattr(self.servicer, "load", None)
+        if callable(load):
+            load()
+        self.health.serving()
+        log.info("%s service (%s) listening on %s, project root %s", self.role.name, self.role.service_name,
+                 self.address, self.runner.service_root)
+        return self.address
+
+    def stop(self, grace_seconds: float = DEFAULT_GRACE_SECONDS, worker_timeout: float = 30.0) -> bool:
+        """Graceful shutdown: NOT_SERVING, refuse new RPCs, let jobs run ``grace_seconds``, then cancel.
+
+        Returns True if every stage thread ended within ``worker_timeout`` after the RPCs were cancelled.
+        """
+        log.info("%s service: shutting down (grace %.0f s)", self.role.name, grace_seconds)
+        self.health.shutting_down()
+        self.server.stop(grace_seconds).wait()
+        done = self.runner.cancel_all_and_wait(worker_timeout)
+        if not done:
+            log.warning("%s service: some jobs did not stop within %.0f s of cancellation", self.role.name, worker_timeout)
+        return done
+
+
+def parse_args(role: Role, argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=f"python -m cryopick.services.{role.name}",
+                                description=f"cryopick {role.service_name} gRPC server")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port; 0 = pick a free one (default)")
+    p.add_argument("--project-root", required=True, type=Path, help="every request path must resolve inside it")
+    p.add_argument("--max-concurrent-jobs", type=int, default=1, help="jobs running at once (default 1)")
+    p.add_argument("--max-queued-jobs", type=int, default=8,
+                   help="jobs waiting for a slot; more are refused with RESOURCE_EXHAUSTED (default 8)")
+    p.add_argument("--grace-seconds", type=float, default=DEFAULT_GRACE_SECONDS,
+                   help="on SIGTERM/SIGINT, let running jobs finish this long before cancelling them (default 30)")
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    if args.max_concurrent_jobs < 1 or args.max_queued_jobs < 0:
+        p.error("--max-concurrent-jobs must be >= 1 and --max-queued-jobs >= 0")
+    return args
+
+
+def main(role: Role, argv: list[str] | None = None) -> int:
+    """Run a service until SIGTERM/SIGINT; print ``LISTENING host:port`` on stdout when ready."""
+    args = parse_args(role, argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        service = Service(role, args.project_root, args.host, args.port, args.max_concurrent_jobs, args.max_queued_jobs)
+        address = service.start()
+    except Exception as exc:  # noqa: BLE001 - report and exit non-zero
+        log.error("cannot start %s service: %s", role.name, exc)
+        return 1
+    print(f"LISTENING {address}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    service.stop(args.grace_seconds)
+    log.info("%s service stopped", role.name)
+    return 0

@@ -1,0 +1,1 @@
+"""The topaz service (`python -m cryopick.services.topaz --project-root DIR`)."""

@@ -1,0 +1,33 @@
+"""Roles whose stages do not exist yet answer UNIMPLEMENTED naming the capability."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from cryopick.services.gen import (classifier_pb2, classifier_pb2_grpc, common_pb2, ranker_pb2, ranker_pb2_grpc,
+                                   topaz_pb2, topaz_pb2_grpc)
+from cryopick.services.runtime.client import collect_result
+
+T = common_pb2.JobTarget(job_dir="X/job001/")
+CASES = [
+    ("classifier", lambda ch: classifier_pb2_grpc.ClassifierServiceStub(ch).Classify2D(
+        classifier_pb2.Classify2DRequest(target=T, particles_star="p.star", nr_classes=10), timeout=10),
+     "2D classification"),
+    ("ranker", lambda ch: ranker_pb2_grpc.RankerServiceStub(ch).RankClasses(
+        ranker_pb2.RankClassesRequest(target=T, optimiser_star="o.star"), timeout=10), "class ranking"),
+    ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Train(
+        topaz_pb2.TopazTrainRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz training"),
+    ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Pick(
+        topaz_pb2.TopazPickRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz picking"),
+]
+
+
+@pytest.mark.parametrize("role,call,capability", CASES, ids=["classify2d", "rank", "topaz-train", "topaz-pick"])
+def test_unimplemented_names_the_capability(project, start_service, role, call, capability):
+    _, channel = start_service(role, project)
+    with pytest.raises(grpc.RpcError) as err:
+        collect_result(call(channel))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert capability in err.value.details() and "not implemented yet" in err.value.details()
+    assert not (project / "X").exists()  # no fake output
