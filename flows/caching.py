@@ -1,0 +1,235 @@
+"""Content-aware cache keys for job tasks, and the check that a cached job still exists.
+
+Prefect's ``INPUTS`` policy hashes argument values, so a STAR path hashes as its string.
+Here a job's key is a hash of
+
+- the step name and its parameters,
+- every input file's CONTENT: STAR files by their bytes, plus, recursively, the files they
+  name (coordinate STARs by bytes; micrographs, stacks and models by size + mtime_ns),
+- the code version: ``cryopick.__version__`` and the source of the stage module together
+  with every ``cryopick`` module it imports (transitively).
+
+A cache hit whose job directory lost its success marker or an output node is dropped, so
+the job runs again.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from prefect.cache_policies import CachePolicy
+from prefect.context import TaskRunContext
+from prefect.logging import get_logger
+
+import cryopick
+
+#: Where results and cache records live, relative to the project.
+RESULTS_DIR = ".cryopick/prefect-results"
+#: Where the job directory allocated for a cache key is remembered (retries reuse it).
+JOBS_DIR = ".cryopick/jobs"
+
+_FILE_EXT = re.compile(r"\.(star|mrc|mrcs|mrcz|tif|tiff|eer|sav|txt|box|coords)$", re.IGNORECASE)
+_IMAGE_INDEX = re.compile(r"^\d+@")
+
+
+# --------------------------------------------------------------------------- file content
+
+
+def _mrc_like_fingerprint(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def referenced_files(star_text: str) -> list[str]:
+    """Project-relative file names mentioned in a STAR file's values, in order, without duplicates.
+
+    Image names ``000012@Extract/job007/a.mrcs`` count as the stack file.
+    """
+    seen: dict[str, None] = {}
+    for token in star_text.split():
+        if token.startswith(("_", "#", "data_", "loop_")):
+            continue
+        name = _IMAGE_INDEX.sub("", token.strip("\"'"))
+        if _FILE_EXT.search(name):
+            seen.setdefault(name, None)
+    return list(seen)
+
+
+def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) -> list:
+    """A JSON-able fingerprint of a project file and of the files it names.
+
+    STAR files are hashed by content and, up to ``depth`` levels, the files listed in them are
+    fingerprinted too (STAR by content, anything else by size + mtime_ns). A missing file is
+    fingerprinted as missing, so it appearing later changes the key.
+    """
+    root = Path(project_root)
+    path = root / rel
+    if not path.is_file():
+        return [rel, "missing"]
+    if not rel.lower().endswith(".star"):
+        return [rel, *_mrc_like_fingerprint(path)]
+    data = path.read_bytes()
+    entry: list = [rel, hashlib.sha256(data).hexdigest()]
+    if depth > 0:
+        children = []
+        for name in referenced_files(data.decode("utf-8", errors="replace")):
+            if os.path.isabs(name) or name == rel:
+                continue
+            children.append(file_fingerprint(root, name, depth - 1))
+        entry.append(children)
+    return entry
+
+
+# --------------------------------------------------------------------------- code version
+
+
+@functools.lru_cache(maxsize=None)
+def _module_file(name: str) -> Optional[str]:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.origin and spec.origin.endswith(".py") else None
+
+
+def _cryopick_imports(path: str, module: str) -> set[str]:
+    tree = ast.parse(Path(path).read_text())
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in found if m == "cryopick" or m.startswith("cryopick.")}
+
+
+@functools.lru_cache(maxsize=None)
+def code_version(stage_module: str) -> str:
+    """Hash of ``cryopick.__version__`` and the sources of ``stage_module`` and its cryopick imports.
+
+    A module that does not exist (a stage not written yet) contributes its name only.
+    """
+    h = hashlib.sha256(cryopick.__version__.encode())
+    todo, done = [stage_module], set()
+    while todo:
+        name = todo.pop()
+        if name in done:
+            continue
+        done.add(name)
+        path = _module_file(name)
+        if path is None:
+            continue
+        h.update(name.encode())
+        h.update(Path(path).read_bytes())
+        todo.extend(sorted(_cryopick_imports(path, name) - done))
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- cache keys
+
+
+def job_cache_key(
+    step: str,
+    stage_module: str,
+    project_root: str | os.PathLike,
+    input_files: Iterable[str],
+    params: Mapping[str, Any],
+) -> str:
+    """The cache key of one job (hex sha256)."""
+    payload = {
+        "step": step,
+        "code": code_version(stage_module),
+        "params": params,
+        "inputs": [file_fingerprint(project_root, rel) for rel in input_files if rel],
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def job_outputs_present(project_root: str | os.PathLike, result: Mapping[str, Any]) -> bool:
+    """True if a job result's directory is marked successful and every output node exists."""
+    root = Path(project_root)
+    job_dir = result.get("job_dir") or ""
+    if not job_dir or not (root / job_dir / "RELION_JOB_EXIT_SUCCESS").exists():
+        return False
+    return all((root / path).exists() for path, _label in result.get("output_nodes", []))
+
+
+def drop_stale_record(project_root: str | os.PathLike, key: str) -> bool:
+    """Delete the cached result of ``key`` if its job's outputs are gone; True if dropped."""
+    from prefect.results import ResultRecord
+
+    record_path = Path(project_root) / RESULTS_DIR / key
+    if not record_path.exists():
+        return False
+    try:
+        result = ResultRecord.deserialize(record_path.read_bytes()).result
+        stale = not (isinstance(result, Mapping) and job_outputs_present(project_root, result))
+    except Exception:  # unreadable record: treat as stale
+        stale = True
+    if stale:
+        record_path.unlink(missing_ok=True)
+    return stale
+
+
+@dataclass
+class JobContentPolicy(CachePolicy):
+    """Prefect cache policy for job tasks.
+
+    The task's inputs must contain ``project`` (a :class:`~cryopick.flows.tasks.ProjectRef`),
+    ``params`` (a pydantic model) and the project-relative input files as ``str`` arguments
+    named ``*_star`` or ``*_path``.
+    """
+
+    step: str = ""
+    stage_module: str = ""
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> Optional[str]:
+        key = key_for_inputs(self.step, self.stage_module, inputs)
+        project_root = inputs["project"].project_dir
+        if drop_stale_record(project_root, key):
+            get_logger("cryopick.flows").info(
+                "%s: the cached job's outputs are gone from %s; running it again", self.step, project_root
+            )
+        return key
+
+
+def input_files_of(inputs: Mapping[str, Any]) -> list[str]:
+    """The file arguments of a task call: ``str`` values of arguments named ``*_star`` / ``*_path``."""
+    return [v for k, v in sorted(inputs.items()) if k.endswith(("_star", "_path")) and isinstance(v, str) and v]
+
+
+def key_for_inputs(step: str, stage_module: str, inputs: Mapping[str, Any]) -> str:
+    """:func:`job_cache_key` from a task's call arguments."""
+    params = inputs.get("params")
+    params_dict = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params or {})
+    names = {k: v for k, v in inputs.items() if k.endswith(("_star", "_path"))}
+    return job_cache_key(
+        step,
+        stage_module,
+        inputs["project"].project_dir,
+        input_files_of(inputs),
+        {"params": params_dict, "files": names},
+    )

@@ -1,0 +1,193 @@
+"""Calling a cryopick service: one server-streaming RPC per job, errors sorted into retry / no retry.
+
+The flow side of the protocol in ``protos/cryopick/v1``: build the request from a job's
+parameters, consume the ``JobEvent`` stream (progress reports to a callback), return the
+final ``Result`` as a plain dict. Status codes become :class:`ServiceCallError` with a
+``transient`` flag that the tasks' ``retry_condition_fn`` reads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import grpc
+
+ROLES = ("picker", "extractor", "classifier", "ranker", "topaz")
+
+#: role -> (module of the generated code, stub class, gRPC service name)
+_STUBS = {
+    "picker": ("picker", "PickerServiceStub", "cryopick.v1.PickerService"),
+    "extractor": ("extractor", "ExtractorServiceStub", "cryopick.v1.ExtractorService"),
+    "classifier": ("classifier", "ClassifierServiceStub", "cryopick.v1.ClassifierService"),
+    "ranker": ("ranker", "RankerServiceStub", "cryopick.v1.RankerService"),
+    "topaz": ("topaz", "TopazServiceStub", "cryopick.v1.TopazService"),
+}
+
+class ServiceCallError(RuntimeError):
+    """A job's RPC ended with an error status (or the stream broke off).
+
+    Attributes
+    ----------
+    step : str
+        The flow step, e.g. ``"Class2D"``.
+    role : str
+        The service role, e.g. ``"classifier"``.
+    code : str
+        gRPC status code name (``"UNAVAILABLE"``...) or ``"STREAM_ENDED"``.
+    details : str
+        The service's message.
+    """
+
+    def __init__(self, step: str, role: str, code: str, details: str):
+        self.step, self.role, self.code, self.details = step, role, code, details
+        super().__init__(f"{step}: {role} service says: {details} [{code}]")
+
+    @property
+    def transient(self) -> bool:
+        """True if a retry may succeed (service down or restarting, deadline, broken stream)."""
+        return self.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "STREAM_ENDED") or (
+            self.code == "RESOURCE_EXHAUSTED" and "queue" in self.details.lower()
+        )
+
+
+class StepNotAvailable(ServiceCallError):
+    """The service answered UNIMPLEMENTED: this step of the chain is not built yet."""
+
+    def __init__(self, step: str, role: str, details: str):
+        super().__init__(step, role, "UNIMPLEMENTED", details)
+        self.args = (f"{step}: {role} service says: {details}",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def resolve_address(role: str, addresses: Mapping[str, str] | None = None) -> str:
+    """The ``host:port`` of a role: the flow parameter if given, else ``CRYOPICK_<ROLE>_ADDRESS``."""
+    if role not in _STUBS:
+        raise ValueError(f"unknown service role {role!r}; expected one of {', '.join(ROLES)}")
+    given = (addresses or {}).get(role) or ""
+    address = given or os.environ.get(f"CRYOPICK_{role.upper()}_ADDRESS", "")
+    if not address:
+        raise ServiceCallError(
+            "config", role, "UNAVAILABLE",
+            f"no address for the {role} service: set CRYOPICK_{role.upper()}_ADDRESS or the flow's "
+            f"'services.{role}' parameter (or use `cryopick run`, which starts the services)",
+        )
+    return address
+
+
+def _stub(role: str, channel: grpc.Channel) -> Any:
+    import importlib
+
+    module, cls, _ = _STUBS[role]
+    grpc_mod = importlib.import_module(f"cryopick.services.gen.{module}_pb2_grpc")
+    return getattr(grpc_mod, cls)(channel)
+
+
+def request_message(role: str, message: str, job_dir: str, project: str, fields: Mapping[str, Any]) -> Any:
+    """Build a request message ``cryopick.v1.<message>`` with its ``JobTarget`` and parameter fields."""
+    import importlib
+
+    from cryopick.services.gen import common_pb2
+
+    pb2 = importlib.import_module(f"cryopick.services.gen.{_STUBS[role][0]}_pb2")
+    target = common_pb2.JobTarget(project=project, job_dir=job_dir)
+    return getattr(pb2, message)(target=target, **{k: v for k, v in fields.items() if v is not None})
+
+
+def result_to_dict(result: Any) -> dict[str, Any]:
+    """``cryopick.v1.Result`` -> plain dict (JSON-serialisable)."""
+    return {
+        "job_dir": result.job_dir,
+        "output_nodes": [[n.path, n.type_label] for n in result.output_nodes],
+        "counts": {k: int(v) for k, v in sorted(result.counts.items())},
+        "summary": {k: float(v) for k, v in sorted(result.summary.items())},
+        "failures": dict(sorted(result.failures.items())),
+        "figures": list(result.figures),
+    }
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One progress report of a running job (fraction 0..1, current item, log line)."""
+
+    fraction: float
+    item: str
+    log_line: str
+
+
+def wait_until_serving(address: str, role: str, timeout_s: float) -> None:
+    """Block until the role's gRPC health check says SERVING, or raise a transient error."""
+    import time
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    service = _STUBS[role][2]
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServiceCallError("health", role, "UNAVAILABLE", f"{role} service at {address} not SERVING after {timeout_s:.0f} s ({last})")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=min(remaining, 2.0), wait_for_ready=True)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            except grpc.RpcError as exc:
+                last = f"{exc.code().name}: {exc.details()}"
+            time.sleep(0.2)
+
+
+def call_job(
+    step: str,
+    role: str,
+    method: str,
+    request: Any,
+    address: str,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    timeout_s: float | None = None,
+    connect_timeout_s: float = 30.0,
+) -> dict[str, Any]:
+    """Run one job RPC to completion.
+
+    Waits up to ``connect_timeout_s`` for the service to be reachable (a restarting
+    service counts as transient), then streams progress to ``on_progress``.
+
+    Returns
+    -------
+    dict
+        The job's ``Result`` (see :func:`result_to_dict`).
+
+    Raises
+    ------
+    StepNotAvailable
+        The service answered UNIMPLEMENTED.
+    ServiceCallError
+        Any other error status, or a stream that ended without a result.
+    """
+    with grpc.insecure_channel(address) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=connect_timeout_s)
+        except grpc.FutureTimeoutError:
+            raise ServiceCallError(step, role, "UNAVAILABLE", f"cannot connect to the {role} service at {address} within {connect_timeout_s:.0f} s") from None
+        stub = _stub(role, channel)
+        try:
+            for event in getattr(stub, method)(request, timeout=timeout_s, wait_for_ready=True):
+                kind = event.WhichOneof("event")
+                if kind == "progress" and on_progress is not None:
+                    p = event.progress
+                    on_progress(ProgressEvent(p.fraction, p.item, p.log_line))
+                elif kind == "result":
+                    return result_to_dict(event.result)
+        except grpc.RpcError as exc:
+            code = exc.code().name if exc.code() is not None else "UNKNOWN"
+            details = exc.details() or ""
+            if code == "UNIMPLEMENTED":
+                raise StepNotAvailable(step, role, details or f"{method} is not implemented") from None
+            raise ServiceCallError(step, role, code, details) from None
+    raise ServiceCallError(step, role, "STREAM_ENDED", f"the {role} service closed the {method} stream without a result (did it die?)")

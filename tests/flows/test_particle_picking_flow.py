@@ -1,0 +1,93 @@
+"""The particle-picking flow against real services: caching, re-runs, stopping, no retry on bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from cryopick.io.jobdir import existing_job_numbers
+from cryopick.io.pipeline import read_pipeline
+
+pytestmark = pytest.mark.slow
+
+
+def run_flow(services_root, name, **params):
+    from cryopick.flows.particle_picking import particle_picking
+
+    return particle_picking(project_dir=str(services_root / name), service_project=name, return_state=True, **params)
+
+
+def steps_by_name(state):
+    return {s["step"]: s for s in state.result()["steps"]}
+
+
+def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(services, services_root, make_project):
+    from cryopick.flows.params import LoGParams
+
+    root = make_project(services_root, "cache", n_mics=3, seed=3)
+
+    first = run_flow(services_root, "cache")
+    assert first.is_completed()
+    s1 = steps_by_name(first)
+    assert [s1[n]["state"] for n in ("Subset selection", "LoG picking", "Extraction")] == ["Completed"] * 3
+    assert (s1["Subset selection"]["job_dir"], s1["LoG picking"]["job_dir"], s1["Extraction"]["job_dir"]) == (
+        "Select/job004/", "AutoPick/job005/", "Extract/job006/")
+    assert s1["LoG picking"]["result"]["counts"]["picks"] > 0
+    assert (root / "AutoPick/job005/picks_by_fom.png").stat().st_size > 0
+    assert (root / "Extract/job006/particles_montage.png").stat().st_size > 0
+    processes = {p[0]: p[3] for p in read_pipeline(root).processes}
+    assert processes["AutoPick/job005/"] == "Succeeded" and processes["Extract/job006/"] == "Succeeded"
+    jobs_before = existing_job_numbers(root)
+
+    second = run_flow(services_root, "cache")
+    s2 = steps_by_name(second)
+    assert [s2[n]["state"] for n in ("Subset selection", "LoG picking", "Extraction")] == ["Cached"] * 3
+    assert s2["LoG picking"]["job_dir"] == "AutoPick/job005/"
+    assert existing_job_numbers(root) == jobs_before  # no job allocated
+
+    third = run_flow(services_root, "cache", log_picking=LoGParams(threshold_stddev=0.5))
+    s3 = steps_by_name(third)
+    assert s3["Subset selection"]["state"] == "Cached"
+    assert s3["LoG picking"]["state"] == "Completed" and s3["LoG picking"]["job_dir"] == "AutoPick/job007/"
+    assert s3["Extraction"]["state"] == "Completed" and s3["Extraction"]["job_dir"] == "Extract/job008/"
+    assert s3["LoG picking"]["result"]["counts"]["picks"] < s1["LoG picking"]["result"]["counts"]["picks"]
+
+    # a cached job whose directory was deleted runs again (in a new job directory)
+    shutil.rmtree(root / "Extract/job006")
+    fourth = run_flow(services_root, "cache")
+    s4 = steps_by_name(fourth)
+    assert s4["LoG picking"]["state"] == "Cached" and s4["LoG picking"]["job_dir"] == "AutoPick/job005/"
+    assert s4["Extraction"]["state"] == "Completed" and s4["Extraction"]["job_dir"] == "Extract/job009/"
+    assert (root / "Extract/job009/particles.star").exists()
+
+
+def test_unimplemented_step_stops_the_flow_with_a_clear_message(services, services_root, make_project):
+    root = make_project(services_root, "stop", n_mics=3, seed=4)
+    state = run_flow(services_root, "stop")
+    assert state.is_completed() and state.name == "Stopped"
+    assert state.message.startswith("Class2D: classifier service says: ")
+    assert "not implemented" in state.message
+    report = state.result()
+    assert report["stopped_at"] == "Class2D"
+    assert report["not_run"] == ["Auto-select 2D classes", "Topaz training", "Topaz picking", "Final extraction"]
+    # nothing faked: no Class2D job directory, and its number is free again
+    assert not (root / "Class2D").exists()
+    assert read_pipeline(root).job_counter == max(existing_job_numbers(root)) + 1
+
+
+def test_bad_parameters_fail_the_flow_without_retries(services, services_root, make_project):
+    from prefect.client.orchestration import get_client
+
+    from cryopick.flows.params import LoGParams
+
+    make_project(services_root, "bad", n_mics=3, seed=5)
+    state = run_flow(services_root, "bad", log_picking=LoGParams(diameter_min_angstrom=300, diameter_max_angstrom=100))
+    assert state.is_failed()
+    assert "INVALID_ARGUMENT" in state.message or "LoG picking" in state.message
+    with get_client(sync_client=True) as client:
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    log_runs = [r for r in runs if r.name == "LoG picking"]
+    assert len(log_runs) == 1 and log_runs[0].run_count == 1
