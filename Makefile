@@ -13,18 +13,19 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP) relion
 
-# RELION 3.1 from Debian: the parity reference for tests and benchmarks.
+# RELION 3.1 from Debian: the parity reference for tests and benchmarks (ghostscript: RELION
+# needs it to write its logfile.pdf, so benchmarks compare runs with the same outputs).
 relion:
 	@command -v relion_autopick >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq relion openmpi-bin >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq relion openmpi-bin ghostscript >/dev/null; }
 
 test: install
 	$(PYTHON) -m pytest -q
 
 demo: install
 	rm -rf $(DEMO_DIR)
-	$(PYTHON) -m cryopick simulate --o $(DEMO_DIR) --n-mics 12 --seed 1
+	$(PYTHON) -m cryopick simulate --o $(DEMO_DIR) --preset tutorial --n-mics 12 --seed 1
 	$(PYTHON) -m cryopick run --project $(DEMO_DIR)
 
 bench: install
