@@ -2,17 +2,27 @@
 
 Workload (as the tutorial's first extraction): ~1,000 particles on 10 micrographs of
 1920×1856 px, box 256, invert contrast, normalise with background diameter 200,
-rescale to 64. Both programs are timed as whole processes (start-up, reading,
+rescale to 64. All programs are timed as whole processes (start-up, reading,
 writing included), on the same inputs, with float32 output (RELION 3.1 cannot
-write float16). The outputs are compared pixel for pixel as a sanity check.
+write float16):
 
-Usage: ``python benchmarks/bench_extract.py [--n-mics 10] [--picks 100] [--repeats 3] [--workdir DIR]``
+* ``relion_preprocess`` (one process) and ``mpirun -np 2 relion_preprocess_mpi``;
+* ``cryopick extract --threads 2`` (and, for reference, ``--threads 1`` and ``--float16``).
+
+The machine may be shared, so the programs are run in alternation, ``--repeats``
+rounds, and both the best and the median wall time are reported with the ratios
+(RELION / cryopick: above 1 means cryopick is faster) and the load average before
+and after. The outputs are compared pixel for pixel as a sanity check.
+
+Usage: ``python benchmarks/bench_extract.py [--n-mics 10] [--picks 100] [--repeats 7] [--workdir DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,11 +79,17 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, subprocess.Completed
     return wall, cpu, r
 
 
+def load() -> str:
+    """The 1/5/15-minute load averages and the core count, as ``uptime`` shows them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-mics", type=int, default=10)
     ap.add_argument("--picks", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=3, help="best of N runs per program")
+    ap.add_argument("--repeats", type=int, default=7, help="rounds; every program runs once per round")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
@@ -87,63 +103,77 @@ def main() -> int:
     relion_args = ["--i", mics_star, "--coord_dir", "AutoPick/job006/", "--coord_suffix", "_autopick.star",
                    "--extract", "--extract_size", str(box), "--scale", str(scale), "--norm", "--bg_radius",
                    str(bg_radius), "--invert_contrast"]
-    results: dict[str, float] = {}
-    cpu_times: dict[str, float] = {}
-    jobs: dict[str, str] = {}
-    counter = [100]
-    for old in (root / "Extract").glob("job*"):
-        shutil.rmtree(old)
-
-    def run(label: str, make_cmd) -> None:
-        best, best_cpu = None, None
-        for _ in range(a.repeats):
-            job = f"Extract/job{counter[0]:03d}/"
-            counter[0] += 1
-            t, cpu, r = timed(make_cmd(job), root)
-            if r.returncode != 0:
-                print(f"{label}: failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
-                return
-            best = t if best is None else min(best, t)
-            best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
-            jobs[label] = job
-        results[label] = best
-        cpu_times[label] = best_cpu
-
+    ours = [sys.executable, "-m", "cryopick", "extract", "--i", mics_star, "--coords", coords_star, "--box", str(box),
+            "--invert", "--norm", "--bg-diameter", str(bg_diam), "--rescale", str(scale), "--quiet"]
+    programs: dict[str, object] = {}
+    relion1, relion_mpi, ours2 = "relion_preprocess (1 process)", "mpirun -np 2 relion_preprocess_mpi", \
+        "cryopick extract --threads 2"
     if shutil.which("relion_preprocess"):
-        run("relion_preprocess (1 process)", lambda job: ["relion_preprocess", *relion_args, "--part_star",
-                                                          f"{job}particles.star", "--part_dir", job])
+        programs[relion1] = lambda job: ["relion_preprocess", *relion_args, "--part_star", f"{job}particles.star",
+                                         "--part_dir", job]
     if shutil.which("relion_preprocess_mpi") and shutil.which("mpirun"):
         mpi = ["mpirun", "-np", "2"]
         probe = subprocess.run(["mpirun", "--version"], capture_output=True, text=True)
         if "Open MPI" in probe.stdout + probe.stderr:
             mpi += ["--allow-run-as-root", "--oversubscribe"]
-        run("mpirun -np 2 relion_preprocess_mpi", lambda job: [*mpi, "relion_preprocess_mpi", *relion_args,
-                                                               "--part_star", f"{job}particles.star", "--part_dir", job])
-    ours = [sys.executable, "-m", "cryopick", "extract", "--i", mics_star, "--coords", coords_star, "--box", str(box),
-            "--invert", "--norm", "--bg-diameter", str(bg_diam), "--rescale", str(scale), "--threads", "2", "--quiet"]
-    run("cryopick extract --threads 2", lambda job: [*ours, "--o", job])
-    run("cryopick extract --threads 2 --float16", lambda job: [*ours, "--float16", "--o", job])
-    run("cryopick extract --threads 1", lambda job: [*ours[:-3], "--threads", "1", "--quiet", "--o", job])
+        programs[relion_mpi] = lambda job: [*mpi, "relion_preprocess_mpi", *relion_args, "--part_star",
+                                            f"{job}particles.star", "--part_dir", job]
+    programs[ours2] = lambda job: [*ours, "--threads", "2", "--o", job]
+    programs["cryopick extract --threads 1"] = lambda job: [*ours, "--threads", "1", "--o", job]
+    programs["cryopick extract --threads 2 --float16"] = lambda job: [*ours, "--threads", "2", "--float16", "--o", job]
 
-    from cryopick.io.optics import read_optics_star
+    for old in (root / "Extract").glob("job*"):
+        shutil.rmtree(old)
+    walls: dict[str, list[float]] = {k: [] for k in programs}
+    cpus: dict[str, list[float]] = {k: [] for k in programs}
+    jobs: dict[str, str] = {}
+    failed: set[str] = set()
+    load_before = load()
+    counter = 100
+    for _ in range(a.repeats):
+        for label, make_cmd in programs.items():
+            if label in failed:
+                continue
+            job = f"Extract/job{counter:03d}/"
+            counter += 1
+            t, cpu, r = timed(make_cmd(job), root)
+            if r.returncode != 0:
+                print(f"{label}: failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
+                failed.add(label)
+                continue
+            if label in jobs:  # keep one output per program (disk)
+                shutil.rmtree(root / jobs[label], ignore_errors=True)
+            walls[label].append(t)
+            cpus[label].append(cpu)
+            jobs[label] = job
+    load_after = load()
 
-    ref_label = "relion_preprocess (1 process)"
+    from cryopick.extraction.columns import n_rows, read_table
+
     n_parts = None
-    if "cryopick extract --threads 2" in jobs:
-        n_parts = len(read_optics_star(root / jobs["cryopick extract --threads 2"] / "particles.star", "particles").data)
+    if ours2 in jobs:
+        n_parts = n_rows(read_table(root / jobs[ours2] / "particles.star", "particles"))
     print(f"\nExtraction benchmark: {a.n_mics} micrographs, {n_parts} particles, box {box} -> {scale}, "
-          f"norm bg {bg_diam}, invert; inputs from {source}; best of {a.repeats}; {work}")
-    for label, t in results.items():
-        line = f"  {label:42s} wall {t:6.2f} s  cpu {cpu_times[label]:6.2f} s"
-        if ref_label in results and label != ref_label:
-            line += f"   RELION/this: wall {results[ref_label] / t:5.2f}x  cpu {cpu_times[ref_label] / cpu_times[label]:5.2f}x"
-        print(line)
-    if ref_label in jobs and "cryopick extract --threads 2" in jobs:
+          f"norm bg {bg_diam}, invert; inputs from {source}; {a.repeats} alternating rounds; {work}")
+    print(f"  before: {load_before}\n  after:  {load_after}")
+    print(f"  {'program':42s} {'best':>7s} {'median':>7s}   {'cpu':>6s}")
+    for label in programs:
+        if walls[label]:
+            print(f"  {label:42s} {min(walls[label]):6.2f}s {statistics.median(walls[label]):6.2f}s   "
+                  f"{statistics.median(cpus[label]):5.2f}s")
+    print("  ratios, RELION wall / cryopick wall (> 1: cryopick faster), best (median):")
+    for ref in (relion1, relion_mpi):
+        for label in programs:
+            if label.startswith("cryopick") and walls[label] and walls.get(ref):
+                best = min(walls[ref]) / min(walls[label])
+                med = statistics.median(walls[ref]) / statistics.median(walls[label])
+                print(f"    {ref:36s} / {label:40s} {best:5.2f}x ({med:5.2f}x)")
+    if relion1 in jobs and ours2 in jobs:
         import mrcfile
 
         worst = 0.0
-        for f in sorted((root / jobs[ref_label]).rglob("*.mrcs")):
-            g = root / jobs["cryopick extract --threads 2"] / f.relative_to(root / jobs[ref_label])
+        for f in sorted((root / jobs[relion1]).rglob("*.mrcs")):
+            g = root / jobs[ours2] / f.relative_to(root / jobs[relion1])
             worst = max(worst, float(np.abs(mrcfile.read(f) - mrcfile.read(g)).max()))
         print(f"  max |cryopick - RELION| over all particle pixels: {worst:.2e}")
     return 0

@@ -63,3 +63,15 @@ def test_boxes_wholly_off_the_micrograph():
     xpos = np.array([67, 68, -7, -8, 30, 30])
     ypos = np.array([25, 25, 25, 25, 57, 58])
     assert boxes_on_micrograph(xpos, ypos, box, shape).tolist() == [True, False, True, False, True, False]
+
+
+def test_fill_box_subtracts_offset_into_any_dtype_and_refuses_boxes_off_the_micrograph():
+    from cryopick.extraction.boxes import fill_box
+
+    rng = np.random.default_rng(4)
+    mic = rng.normal(size=(50, 60)).astype(np.float32)
+    out = np.empty((16, 16), dtype=np.float64)
+    fill_box(out, mic, 3, 45, offset=0.25)
+    np.testing.assert_allclose(out, _relion_style_box(mic.astype(np.float64), 3, 45, 16) - 0.25, atol=1e-7)
+    with pytest.raises(ValueError, match="no pixel"):
+        fill_box(out, mic, 68, 25)

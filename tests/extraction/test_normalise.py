@@ -105,3 +105,15 @@ def test_dust_off_changes_nothing_and_seed_is_reproducible():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     np.testing.assert_array_equal(normalise_stack(stack, 7, -1, -1), normalise_stack(stack, 7))
+
+
+def test_each_image_independent_of_the_rest_of_the_stack():
+    rng = np.random.default_rng(9)
+    s = 40
+    yy, xx = np.mgrid[0:s, 0:s]
+    stack = rng.normal(3.0, 1.5, size=(7, s, s)) + 0.1 * xx
+    stack[4] = 2.0  # constant image: sigma below the minimum, left as it is (after the ramp)
+    together = normalise_stack(stack, 15)
+    for k in range(7):
+        np.testing.assert_array_equal(normalise_stack(stack[k : k + 1], 15)[0], together[k])
+    np.testing.assert_allclose(together[4], 0.0, atol=1e-12)

@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from cryopick.errors import BadInputError
@@ -35,12 +34,14 @@ def test_bad_settings_refused(settings):
 
 
 def test_fom_filter_is_strict_and_names_file():
-    df = pd.DataFrame({"rlnCoordinateX": [1.0, 2.0, 3.0], "rlnCoordinateY": [1.0, 2.0, 3.0],
-                       "rlnAutopickFigureOfMerit": [0.5, 1.0, 1.5]})
-    assert filter_by_fom(df, 1.0, "x.star")["rlnAutopickFigureOfMerit"].tolist() == [1.5]
-    assert len(filter_by_fom(df, None, "x.star")) == 3
+    cols = {"rlnCoordinateX": np.array([1.0, 2.0, 3.0]), "rlnCoordinateY": np.array([4.0, 5.0, 6.0]),
+            "rlnAutopickFigureOfMerit": np.array([0.5, 1.0, 1.5])}
+    kept = filter_by_fom(cols, 1.0, "x.star")
+    assert kept["rlnAutopickFigureOfMerit"].tolist() == [1.5]
+    assert kept["rlnCoordinateY"].tolist() == [6.0]  # every column filtered alike
+    assert len(filter_by_fom(cols, None, "x.star")["rlnCoordinateX"]) == 3
     with pytest.raises(BadInputError, match="nofom_autopick.star"):
-        filter_by_fom(df.drop(columns=["rlnAutopickFigureOfMerit"]), 0.0, "nofom_autopick.star")
+        filter_by_fom({k: v for k, v in cols.items() if k != "rlnAutopickFigureOfMerit"}, 0.0, "nofom_autopick.star")
 
 
 def test_constant_micrograph_keeps_grey_value_through_rescale_and_inversion():

@@ -268,3 +268,32 @@ def test_cli(project, capsys):
     rc = main(["extract", "--i", project.micrographs_star, "--coords", project.coords_star, "--o", "Extract/job008/",
                "--box", "65", "--project-root", str(project.root), "--quiet"])
     assert rc == 2
+
+
+def test_relion30_micrographs_star_and_extra_coordinate_columns(project):
+    """The converting (pandas) reader for RELION 3.0 inputs, and unknown coordinate labels carried through."""
+    root = project.root
+    extract.run(_params(project, rescale_px=32), root, "Extract/job001/")
+    star = read_optics_star(root / project.micrographs_star)
+    legacy = star.data.merge(star.optics.drop(columns=["rlnOpticsGroupName"]), on="rlnOpticsGroup")
+    legacy = legacy.drop(columns=["rlnOpticsGroup"])
+    from cryopick.io.star import write_star
+
+    write_star(root / "CtfFind/job003/legacy.star", {"": legacy})
+    cf = root / project.coordinate_files[0]
+    picks = read_coordinates(cf)
+    picks["rlnMyNote"] = [f"note{k}" for k in range(len(picks))]
+    from cryopick.io.coords import write_coordinates
+
+    write_coordinates(cf, picks)
+    res = extract.run(_params(project, micrographs_star="CtfFind/job003/legacy.star", rescale_px=32), root, JOB)
+    assert res.counts["particles"] == 18
+    for k in range(1, 4):
+        name = f"Movies/mic_{k:03d}.mrcs"
+        np.testing.assert_array_equal(mrcfile.read(root / JOB / name), mrcfile.read(root / "Extract/job001" / name))
+    out = read_optics_star(root / JOB / "particles.star", "particles")
+    assert float(out.optics["rlnImagePixelSize"].iloc[0]) == pytest.approx(
+        2 * float(star.optics["rlnMicrographPixelSize"].iloc[0]))
+    notes = out.data["rlnMyNote"].tolist()
+    assert notes[:6] == [f"note{k}" for k in range(6)]
+    assert notes[6:] == [""] * 12  # label absent from the other coordinate files

@@ -57,6 +57,45 @@ def boxes_on_micrograph(xpos: np.ndarray, ypos: np.ndarray, box_px: int, shape: 
     return (x1 >= 0) & (x0 < nx) & (y1 >= 0) & (y0 < ny)
 
 
+def fill_box(out: np.ndarray, micrograph: np.ndarray, x: int, y: int, offset: float = 0.0) -> np.ndarray:
+    """Write the box centred on integer pixel (x, y), minus ``offset``, into ``out``.
+
+    Parameters
+    ----------
+    out : ndarray, shape (B, B)
+        Destination (any float dtype); B is even.
+    micrograph : ndarray, shape (ny, nx)
+    x, y : int
+        Integer box centre; the box must have a pixel on the micrograph
+        (see :func:`boxes_on_micrograph`).
+    offset : float
+        Subtracted from every pixel (in ``out``'s precision).
+
+    Returns
+    -------
+    ndarray
+        ``out``, with ``out[i, j] = micrograph[clip(y - B/2 + i), clip(x - B/2 + j)] - offset``.
+    """
+    ny, nx = micrograph.shape
+    box_px = out.shape[0]
+    x0, y0 = int(x) - box_px // 2, int(y) - box_px // 2
+    # the part of the box on the micrograph, in micrograph (m*) and box (b*) coordinates
+    mx0, mx1 = max(x0, 0), min(x0 + box_px, nx)
+    my0, my1 = max(y0, 0), min(y0 + box_px, ny)
+    if mx0 >= mx1 or my0 >= my1:
+        raise ValueError(f"box at ({x}, {y}) has no pixel on the {nx}x{ny} micrograph")
+    bx0, bx1, by0, by1 = mx0 - x0, mx1 - x0, my0 - y0, my1 - y0
+    inner = out[by0:by1, bx0:bx1]
+    np.subtract(micrograph[my0:my1, mx0:mx1], offset, out=inner, casting="unsafe")
+    if bx0 > 0 or bx1 < box_px or by0 > 0 or by1 < box_px:
+        # replicate the nearest column, then the nearest row (clipped indices)
+        out[by0:by1, :bx0] = out[by0:by1, bx0 : bx0 + 1]
+        out[by0:by1, bx1:] = out[by0:by1, bx1 - 1 : bx1]
+        out[:by0] = out[by0]
+        out[by1:] = out[by1 - 1]
+    return out
+
+
 def iter_boxes(micrograph: np.ndarray, xpos: np.ndarray, ypos: np.ndarray, box_px: int) -> Iterator[np.ndarray]:
     """Yield each B×B box: a view of the micrograph when it lies inside, else an edge-replicated copy.
 
@@ -77,15 +116,12 @@ def iter_boxes(micrograph: np.ndarray, xpos: np.ndarray, ypos: np.ndarray, box_p
     """
     ny, nx = micrograph.shape
     half = box_px // 2
-    offsets = np.arange(box_px, dtype=np.int64) - half
     for x, y in zip(np.asarray(xpos, dtype=np.int64).tolist(), np.asarray(ypos, dtype=np.int64).tolist()):
         x0, y0 = x - half, y - half
         if x0 >= 0 and y0 >= 0 and x0 + box_px <= nx and y0 + box_px <= ny:
             yield micrograph[y0 : y0 + box_px, x0 : x0 + box_px]
-        else:  # crosses an edge: clipped indices = replicated edge rows/columns
-            rows = np.clip(y + offsets, 0, ny - 1)
-            cols = np.clip(x + offsets, 0, nx - 1)
-            yield micrograph[rows[:, None], cols[None, :]]
+        else:  # crosses an edge: replicated edge rows/columns
+            yield fill_box(np.empty((box_px, box_px), dtype=micrograph.dtype), micrograph, x, y)
 
 
 def extract_boxes(
@@ -101,7 +137,7 @@ def extract_boxes(
     ----------
     micrograph : ndarray, shape (ny, nx)
     xpos, ypos : ndarray, shape (n,), int
-        Integer box centres (see :func:`iter_boxes`).
+        Integer box centres (see :func:`fill_box`).
     box_px : int
         Even box size B.
     dtype : numpy dtype, optional
@@ -113,6 +149,6 @@ def extract_boxes(
         ``out[k, i, j] = micrograph[clip(ypos[k] - B/2 + i), clip(xpos[k] - B/2 + j)]``.
     """
     out = np.empty((len(xpos), box_px, box_px), dtype=dtype or micrograph.dtype)
-    for k, b in enumerate(iter_boxes(micrograph, xpos, ypos, box_px)):
-        out[k] = b
+    for k, (x, y) in enumerate(zip(np.asarray(xpos).tolist(), np.asarray(ypos).tolist())):
+        fill_box(out[k], micrograph, x, y)
     return out

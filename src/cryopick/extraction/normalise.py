@@ -141,25 +141,6 @@ def _replace(flat: np.ndarray, where: np.ndarray, m: np.ndarray, s: np.ndarray, 
     flat[where] = mm + ss * rng.standard_normal(count)
 
 
-def subtract_ramp(flat: np.ndarray, bg: Background) -> np.ndarray:
-    """Subtract the least-squares plane of the background from each image, in place.
-
-    Parameters
-    ----------
-    flat : ndarray, shape (n, S*S), float64
-
-    Returns
-    -------
-    ndarray, shape (n, 3)
-        Plane coefficients (a, b, c) of ``a·x + b·y + c`` per image.
-    """
-    values = flat[:, bg.index]
-    # explicit products instead of matmul: no BLAS thread pool inside worker threads
-    coeffs = np.stack([(values * bg.plane_solver[i]).sum(axis=1) for i in range(3)], axis=1)
-    flat -= coeffs[:, 0:1] * bg.design[0] + coeffs[:, 1:2] * bg.design[1] + coeffs[:, 2:3]
-    return coeffs
-
-
 def normalise_stack(
     images: np.ndarray,
     radius_px: int,
@@ -185,18 +166,50 @@ def normalise_stack(
     Returns
     -------
     ndarray, shape (n, S, S), float64
-        A new array; ``images`` is not modified.
+        A new array; ``images`` is not modified. Each image's result does not
+        depend on the other images of the stack (no BLAS: row-wise reductions only).
     """
     n, size, size2 = images.shape
     if size != size2:
         raise ValueError(f"images must be square, got {size}x{size2}")
-    bg = background(size, int(radius_px))
     flat = np.array(images, dtype=np.float64).reshape(n, size * size)
+    normalise_rows(flat, background(size, int(radius_px)), white_dust_sigma, black_dust_sigma, ramp, rng)
+    return flat.reshape(n, size, size)
+
+
+def normalise_rows(
+    flat: np.ndarray,
+    bg: Background,
+    white_dust_sigma: float = -1.0,
+    black_dust_sigma: float = -1.0,
+    ramp: bool = True,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """:func:`normalise_stack` in place on flattened images.
+
+    Parameters
+    ----------
+    flat : ndarray, shape (n, S*S), float64
+        Modified in place. Each image's result does not depend on the others
+        (einsum and row-wise reductions, no BLAS), except through ``rng``.
+    bg : Background
+        For this S and the background radius.
+
+    Returns
+    -------
+    ndarray
+        ``flat``.
+    """
     if white_dust_sigma > 0 or black_dust_sigma > 0:
         remove_dust(flat, bg, white_dust_sigma, black_dust_sigma, rng if rng is not None else np.random.default_rng(0))
     if ramp:
-        subtract_ramp(flat, bg)
-    mean, std = background_stats(flat, bg)
-    ok = std >= MIN_STDDEV
-    flat[ok] = (flat[ok] - mean[ok, None]) / std[ok, None]
-    return flat.reshape(n, size, size)
+        coeffs = np.einsum("ij,kj->ik", np.take(flat, bg.index, axis=1), bg.plane_solver)   # (n, 3)
+        flat -= np.einsum("ik,kj->ij", coeffs, bg.design)
+    values = np.take(flat, bg.index, axis=1)                                        # (n, nb)
+    mean = values.mean(axis=1)
+    values -= mean[:, None]
+    std = np.sqrt(np.mean(np.square(values, out=values), axis=1))
+    ok = std >= MIN_STDDEV                 # images with sigma < MIN_STDDEV are left as they are
+    flat -= np.where(ok, mean, 0.0)[:, None]
+    flat /= np.where(ok, std, 1.0)[:, None]
+    return flat

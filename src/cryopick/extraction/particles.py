@@ -1,20 +1,23 @@
 """The per-micrograph extraction pipeline: boxes -> rescale -> normalise -> invert.
 
 Follows RELION's ``performPerImageOperations`` order (relion_spec.md 3.4) and its
-FOM selection rule (3.2).
+FOM selection rule (3.2). Boxes inside the micrograph are rescaled straight from
+views of it (no copy); work buffers are reused across boxes and chunks, so a
+micrograph allocates little besides its output stack.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError
-from cryopick.extraction.boxes import box_positions, boxes_on_micrograph, extract_boxes, iter_boxes
-from cryopick.extraction.normalise import normalise_stack
-from cryopick.extraction.rescale import downscale, downscale_boxes
+from cryopick.extraction.boxes import box_positions, boxes_on_micrograph, extract_boxes, fill_box
+from cryopick.extraction.normalise import background, normalise_rows
+from cryopick.extraction.rescale import downscale_box, downscale_operator
+from cryopick.fourier import resize_real
 
 FOM_LABEL = "rlnAutopickFigureOfMerit"
 
@@ -38,7 +41,8 @@ class ExtractionSettings:
         Subtract a background plane during normalisation.
     invert_contrast : bool
     chunk : int
-        Particles processed together (bounds memory: about 40·B² bytes each).
+        Particles normalised together (bounds memory; results depend on it only
+        through the order in which dust replacement values are drawn).
     """
 
     box_size_px: int
@@ -94,8 +98,21 @@ def validate_settings(s: ExtractionSettings) -> None:
             )
 
 
-def filter_by_fom(picks: pd.DataFrame, min_fom: float | None, path: object) -> pd.DataFrame:
+def filter_by_fom(picks: Mapping[str, np.ndarray], min_fom: float | None, path: object) -> dict[str, np.ndarray]:
     """Keep picks with ``rlnAutopickFigureOfMerit > min_fom`` (strict), as RELION.
+
+    Parameters
+    ----------
+    picks : mapping label -> ndarray, shape (n,) each
+        A coordinate table's columns.
+    min_fom : float or None
+        None keeps every pick.
+    path : path-like
+        The coordinate file (for messages).
+
+    Returns
+    -------
+    dict label -> ndarray, shape (k,) each
 
     Raises
     ------
@@ -103,37 +120,11 @@ def filter_by_fom(picks: pd.DataFrame, min_fom: float | None, path: object) -> p
         A threshold is set but the coordinate file ``path`` has no FOM column.
     """
     if min_fom is None:
-        return picks
-    if FOM_LABEL not in picks.columns:
+        return dict(picks)
+    if FOM_LABEL not in picks:
         raise BadInputError(f"{path}: no _{FOM_LABEL} column, cannot apply the minimum FOM threshold {min_fom}")
-    keep = picks[FOM_LABEL].to_numpy(dtype=np.float64) > float(min_fom)
-    return picks.loc[keep].reset_index(drop=True)
-
-
-def _finish(images: np.ndarray, s: ExtractionSettings, rng: np.random.Generator) -> np.ndarray:
-    """Normalise and invert (after any rescaling); shape (n, S, S) float64."""
-    if s.normalise:
-        images = normalise_stack(images, s.bg_radius_px, s.white_dust_sigma, s.black_dust_sigma, s.ramp, rng)
-    if s.invert_contrast:
-        images = np.negative(images, out=images if images.flags.writeable else None)
-    return images
-
-
-def process_boxes(boxes: np.ndarray, s: ExtractionSettings, rng: np.random.Generator) -> np.ndarray:
-    """Rescale, normalise and invert a stack of boxes.
-
-    Parameters
-    ----------
-    boxes : ndarray, shape (n, B, B)
-
-    Returns
-    -------
-    ndarray, shape (n, S, S), float64
-    """
-    out = np.array(boxes, dtype=np.float64)
-    if s.rescale_px and s.rescale_px != s.box_size_px:
-        out = downscale(out, s.rescale_px)
-    return _finish(out, s, rng)
+    keep = np.asarray(picks[FOM_LABEL], dtype=np.float64) > float(min_fom)
+    return {label: np.asarray(col)[keep] for label, col in picks.items()}
 
 
 def extract_particles(
@@ -160,26 +151,67 @@ def extract_particles(
         One image per pick whose box touches the micrograph, in input order.
     kept : ndarray, shape (n,), bool
         Which picks were extracted (False: box entirely off the micrograph).
+
+    Notes
+    -----
+    Rescaling runs on BLAS; to call this from several threads at once, do it inside
+    :func:`cryopick.extraction.blas.single_threaded_blas` (as the extraction stage does).
     """
     rng = rng if rng is not None else np.random.default_rng(0)
     xpos, ypos = box_positions(x_px, y_px)
     kept = boxes_on_micrograph(xpos, ypos, s.box_size_px, micrograph.shape)
-    xk, yk = xpos[kept], ypos[kept]
+    xk, yk = xpos[kept].tolist(), ypos[kept].tolist()
     size = s.output_size_px
     images = np.empty((len(xk), size, size), dtype=np.float32)
-    mic64 = np.asarray(micrograph, dtype=np.float64)
-    rescale = bool(s.rescale_px) and s.rescale_px != s.box_size_px
-    shrink = rescale and s.rescale_px < s.box_size_px
+    if not xk:
+        return images, kept
     step = max(int(s.chunk), 1)
+    stack = np.empty((min(step, len(xk)), size, size), dtype=np.float64)           # reused per chunk
+    boxes = _Boxes(micrograph, s)
+    bg = background(size, int(s.bg_radius_px)) if s.normalise else None
     for start in range(0, len(xk), step):
         stop = min(start + step, len(xk))
-        if shrink:
-            # transform straight from views of the micrograph: no full-size box stack
-            boxes = iter_boxes(mic64, xk[start:stop], yk[start:stop], s.box_size_px)
-            stack = downscale_boxes(boxes, stop - start, s.box_size_px, s.rescale_px)
+        chunk = stack[: stop - start]
+        boxes.fill(chunk, xk[start:stop], yk[start:stop])
+        if bg is not None:
+            normalise_rows(chunk.reshape(len(chunk), size * size), bg, s.white_dust_sigma, s.black_dust_sigma,
+                           s.ramp, rng)
+        if s.invert_contrast:
+            np.negative(chunk, out=images[start:stop], casting="same_kind")
         else:
-            stack = extract_boxes(mic64, xk[start:stop], yk[start:stop], s.box_size_px)
-            if rescale:
-                stack = downscale(stack, s.rescale_px)
-        images[start:stop] = _finish(stack, s, rng)
+            images[start:stop] = chunk
     return images, kept
+
+
+class _Boxes:
+    """Cuts (and rescales) the boxes of one micrograph into float64 chunks, reusing work buffers."""
+
+    def __init__(self, micrograph: np.ndarray, s: ExtractionSettings):
+        self.mic = micrograph
+        self.box = int(s.box_size_px)
+        self.rescale = int(s.rescale_px) if s.rescale_px and s.rescale_px != s.box_size_px else None
+        self.op = None
+        if self.rescale and self.rescale < self.box:
+            self.mic = np.asarray(micrograph, dtype=np.float64)  # one conversion; boxes are views of it
+            self.op = downscale_operator(self.box, self.rescale)
+            self.edge = np.empty((self.box, self.box))
+            self.work = np.empty((self.box, self.rescale))
+
+    def _view(self, x: int, y: int) -> np.ndarray:
+        """The box at (x, y): a view of the micrograph, or an edge-replicated copy in a work buffer."""
+        ny, nx = self.mic.shape
+        x0, y0 = x - self.box // 2, y - self.box // 2
+        if x0 >= 0 and y0 >= 0 and x0 + self.box <= nx and y0 + self.box <= ny:
+            return self.mic[y0 : y0 + self.box, x0 : x0 + self.box]
+        return fill_box(self.edge, self.mic, x, y)
+
+    def fill(self, out: np.ndarray, xs: list[int], ys: list[int]) -> None:
+        """``out[k]`` = the (rescaled) box at (xs[k], ys[k]); out shape (n, S, S), float64."""
+        if self.op is not None:
+            for k, (x, y) in enumerate(zip(xs, ys)):
+                downscale_box(self._view(x, y), self.op, out=out[k], work=self.work)
+        elif self.rescale is None:
+            for k, (x, y) in enumerate(zip(xs, ys)):
+                fill_box(out[k], self.mic, x, y)
+        else:  # enlarging (refused by validate_settings, kept for completeness)
+            out[...] = resize_real(extract_boxes(self.mic, np.array(xs), np.array(ys), self.box), self.rescale)

@@ -268,12 +268,15 @@ def format_double(v: float) -> str:
     return f"{v:12.5f}" if v < 0 else f"{v:12.6f}"
 
 
+_WHITESPACE = re.compile(r"\s")  # the characters str.isspace() accepts (both use Py_UNICODE_ISSPACE)
+
+
 def format_string(s: object) -> str:
     """Quote a string value if it is empty, contains whitespace or starts with a quote."""
     text = str(s)
     if text == "":
         return '""'
-    if any(c.isspace() for c in text) or text[0] in "\"'":
+    if _WHITESPACE.search(text) or text[0] in "\"'":
         return '"' + text.replace('"', "'") + '"'
     return text
 

@@ -202,7 +202,7 @@ class LoGPicker:
         out = np.empty((g.n, g.n), dtype=np.float32)
         y0, x0 = g.n // 2 - g.ny // 2, g.n // 2 - g.nx // 2
         view = out[y0 : y0 + g.ny, x0 : x0 + g.nx]
-        mu = float(x.mean(dtype=np.float64))
+        mu = float(x.sum(axis=1).sum(dtype=np.float64)) / x.size  # row sums in float32 are exact enough
         np.subtract(x, np.float32(mu), out=view)
         flat = view.reshape(-1) if view.flags.c_contiguous else view.ravel()
         sigma = math.sqrt(float(np.dot(flat, flat)) / flat.size)
@@ -258,8 +258,12 @@ class LoGPicker:
         ft = self._cropped_transform(self._normalised_square(mic, seed))
         maps = _fft_module().irfft2(ft[None, :, :] * self._filters, s=(g.w, g.w), axes=(-2, -1))
         maps *= np.float32(float(g.w) * float(g.w))
-        best_index = np.argmax(maps, axis=0)
-        best_fom = np.take_along_axis(maps, best_index[None], axis=0)[0]
+        best_fom = maps[0].copy()
+        best_index = np.zeros(best_fom.shape, dtype=np.intp)
+        for d in range(1, len(maps)):  # strict ">": the first diameter wins ties, as in RELION
+            better = maps[d] > best_fom
+            np.copyto(best_fom, maps[d], where=better)
+            best_index[better] = d
         return best_fom, best_index
 
     def pick(self, mic: np.ndarray, seed: int = 1) -> Picks:

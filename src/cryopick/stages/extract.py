@@ -24,6 +24,12 @@ docstring of :func:`run`):
 * odd box or rescaled size, rescaled size larger than the box, background circle
   larger than the box, optics groups with different micrograph pixel sizes:
   :class:`~cryopick.errors.BadInputError` before any work.
+
+Speed: micrographs run in ``threads`` threads with OpenBLAS kept single-threaded
+(:mod:`cryopick.extraction.blas`); plain extraction reads and writes its tables as
+column dictionaries (:mod:`cryopick.extraction.columns`) and never imports pandas,
+whose import alone costs about a third of a second; re-extraction reads the
+refinement's ``_data.star`` with pandas.
 """
 
 from __future__ import annotations
@@ -36,14 +42,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError, CryopickError, MissingFileError
-from cryopick.io.coords import read_coordinate_list, read_coordinates, resolve, write_coordinate_list
+from cryopick.extraction import columns as tbl
+from cryopick.extraction.blas import single_threaded_blas
+from cryopick.extraction.columns import Columns
+from cryopick.io.coords import resolve, write_coordinate_list
 from cryopick.io.jobdir import ABORTED, JobDir, per_micrograph_output, post_path
-from cryopick.io.optics import OpticsStar, micrograph_pixel_size, read_optics_star, write_optics_star
 from cryopick.io.pipeline import register_job
-from cryopick.io.star import compose_image_name, get_table, read_star, write_star
+from cryopick.io.star import compose_image_name, read_star_raw, write_star
 from cryopick.stages.base import Cancelled, Progress, ProgressFn, StageResult, check_cancel, no_progress
 
 TYPE_LABEL = "relion.extract"
@@ -218,9 +225,9 @@ class _Work:
 
     index: int
     name: str
-    mic_row: pd.Series
+    mic_row: dict
     coord_file: str | None = None          # fresh extraction
-    picks: pd.DataFrame | None = None      # re-extraction rows (already re-centred)
+    picks: Columns | None = None           # re-extraction rows (already re-centred)
 
 
 @dataclass
@@ -228,7 +235,7 @@ class _Done:
     """What extracting one micrograph produced."""
 
     name: str
-    rows: pd.DataFrame | None = None
+    rows: Columns | None = None
     reused: bool = False
     off_micrograph: int = 0
     below_fom: int = 0
@@ -244,8 +251,9 @@ class _Context:
     job_rel: str
     params: Params
     settings: object
+    micrograph_pixel_angstrom: float
     output_pixel_angstrom: float
-    mics: OpticsStar
+    mics: Columns
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -254,9 +262,10 @@ class _Context:
 
 def _fresh_work(ctx: _Context, log) -> list[_Work]:
     coords_path = resolve(ctx.root, ctx.params.coords_star)
-    listing = read_coordinate_list(coords_path)
-    coord_of = dict(zip(listing["rlnMicrographName"].astype(str), listing["rlnMicrographCoordinates"].astype(str)))
-    mic_names = ctx.mics.data["rlnMicrographName"].astype(str).tolist()
+    listing = tbl.read_coordinate_list(coords_path)
+    coord_of = dict(zip((str(v) for v in listing["rlnMicrographName"]),
+                        (str(v) for v in listing["rlnMicrographCoordinates"])))
+    mic_names = [str(v) for v in ctx.mics["rlnMicrographName"]]
     known = set(mic_names)
     unmatched = [m for m in coord_of if m not in known]
     for m in unmatched:
@@ -264,14 +273,16 @@ def _fresh_work(ctx: _Context, log) -> list[_Work]:
     ctx.counts["coordinate_files_unmatched"] = len(unmatched)
     ctx.counts["micrographs_without_coordinates"] = sum(1 for m in mic_names if m not in coord_of)
     return [
-        _Work(i, name, ctx.mics.data.iloc[i], coord_file=coord_of[name])
+        _Work(i, name, tbl.row(ctx.mics, i), coord_file=coord_of[name])
         for i, name in enumerate(mic_names)
         if name in coord_of
     ]
 
 
-def _reextract_work(ctx: _Context, log) -> tuple[list[_Work], OpticsStar]:
+def _reextract_work(ctx: _Context, log) -> tuple[list[_Work], Columns]:
+    """Work per micrograph from a refinement's _data.star, and its optics table (uses pandas)."""
     from cryopick.extraction.reextract import reextraction_geometry
+    from cryopick.io.optics import read_optics_star
 
     p = ctx.params
     data_path = resolve(ctx.root, p.reextract_data_star)
@@ -285,7 +296,7 @@ def _reextract_work(ctx: _Context, log) -> tuple[list[_Work], OpticsStar]:
     has_origin = "rlnOriginXAngst" in df.columns and "rlnOriginYAngst" in df.columns
     if p.recenter and not has_origin:
         raise BadInputError(f"{data_path}: no _rlnOriginXAngst/_rlnOriginYAngst columns to re-centre on")
-    apix = micrograph_pixel_size(ctx.mics)
+    apix = ctx.micrograph_pixel_angstrom
     pix = dict(zip(parts.optics["rlnOpticsGroup"].astype(int), parts.optics["rlnImagePixelSize"].astype(float)))
     pa = df["rlnOpticsGroup"].astype(int).map(pix).to_numpy(dtype=np.float64)
     n = len(df)
@@ -312,7 +323,7 @@ def _reextract_work(ctx: _Context, log) -> tuple[list[_Work], OpticsStar]:
         df["rlnOriginXAngst"] = ox
         df["rlnOriginYAngst"] = oy
     post_of_particle = df["rlnMicrographName"].astype(str).map(post_path)
-    mic_names = ctx.mics.data["rlnMicrographName"].astype(str).tolist()
+    mic_names = [str(v) for v in ctx.mics["rlnMicrographName"]]
     mic_posts = {post_path(m) for m in mic_names}
     orphans = sorted(set(post_of_particle) - mic_posts)
     for m in orphans:
@@ -323,47 +334,47 @@ def _reextract_work(ctx: _Context, log) -> tuple[list[_Work], OpticsStar]:
     for i, name in enumerate(mic_names):
         g = groups.get(post_path(name))
         if g is not None:
-            work.append(_Work(i, name, ctx.mics.data.iloc[i], picks=g.reset_index(drop=True)))
+            work.append(_Work(i, name, tbl.row(ctx.mics, i), picks=tbl.frame_columns(g.reset_index(drop=True))))
     ctx.counts["micrographs_without_coordinates"] = len(mic_names) - len(work)
-    return work, parts
+    return work, tbl.frame_columns(parts.optics)
 
 
 # ----------------------------------------------------------------------------- one micrograph
 
 
-def _particle_rows(ctx: _Context, w: _Work, picks: pd.DataFrame, stack_rel: str) -> pd.DataFrame:
-    rows = picks.drop(columns=[c for c in ("rlnParticleSelectionType",) if c in picks.columns]).reset_index(drop=True)
-    n = len(rows)
-    rows["rlnImageName"] = np.array([compose_image_name(k + 1, stack_rel) for k in range(n)], dtype=object)
+def _particle_rows(ctx: _Context, w: _Work, picks: Columns, stack_rel: str) -> Columns:
+    rows = {lab: col for lab, col in picks.items() if lab != "rlnParticleSelectionType"}
+    n = tbl.n_rows(picks)
+    rows["rlnImageName"] = np.array([compose_image_name(k, stack_rel) for k in range(1, n + 1)], dtype=object)
     if ctx.params.is_reextract:
         return rows
-    rows["rlnMicrographName"] = np.array([w.name] * n, dtype=object)
+    rows["rlnMicrographName"] = np.full(n, w.name, dtype=object)
     rows["rlnOpticsGroup"] = np.full(n, int(w.mic_row["rlnOpticsGroup"]), dtype=np.int64)
-    if "rlnDefocusU" in w.mic_row.index:
+    if "rlnDefocusU" in w.mic_row:
         for label, default in _CTF_DEFAULTS:
-            if label in w.mic_row.index:
+            if label in w.mic_row:
                 rows[label] = np.full(n, float(w.mic_row[label]))
             elif default is not None:
                 rows[label] = np.full(n, default)
     return rows
 
 
-def _reusable(ctx: _Context, stack: Path, star: Path) -> pd.DataFrame | None:
+def _reusable(ctx: _Context, stack: Path, star: Path) -> Columns | None:
     """Rows of a micrograph finished by an earlier run, or None if it must be redone."""
     from cryopick.io.mrc import read_header
 
     if not (stack.exists() and star.exists()):
         return None
     try:
-        rows = read_star(star).get(IMAGES_TABLE)
+        table = read_star_raw(star).get(IMAGES_TABLE)
         hdr = read_header(stack)
     except CryopickError:
         return None
     size = ctx.settings.output_size_px
     mode = 12 if ctx.params.float16 else 2
-    if rows is None or len(rows) != hdr.nz or hdr.nx != size or hdr.ny != size or hdr.mode != mode:
+    if table is None or len(table) != hdr.nz or hdr.nx != size or hdr.ny != size or hdr.mode != mode:
         return None
-    return rows
+    return dict(table.columns)
 
 
 def _extract_one(ctx: _Context, w: _Work, cancel: threading.Event | None) -> _Done:
@@ -385,24 +396,25 @@ def _extract_one(ctx: _Context, w: _Work, cancel: threading.Event | None) -> _Do
     else:
         coord_path = resolve(ctx.root, w.coord_file)
         try:
-            picks = read_coordinates(coord_path)
+            picks = tbl.read_coordinates(coord_path)
         except MissingFileError:
             done.failure = f"coordinate file {w.coord_file} not found"
             return done
-        n_all = len(picks)
+        n_all = tbl.n_rows(picks)
         picks = filter_by_fom(picks, p.min_fom, coord_path)
-        done.below_fom = n_all - len(picks)
-    if len(picks) == 0:
+        done.below_fom = n_all - tbl.n_rows(picks)
+    n_picks = tbl.n_rows(picks)
+    if n_picks == 0:
         done.note = "no particles to extract; skipped"
         return done
     mic_path = resolve(ctx.root, w.name)
     try:
         mic = read_mrc(mic_path)
     except MissingFileError:
-        done.failure = f"micrograph file {w.name} not found; its {len(picks)} particles were not extracted"
+        done.failure = f"micrograph file {w.name} not found; its {n_picks} particles were not extracted"
         return done
     except BadInputError as exc:
-        done.failure = f"micrograph {w.name} unreadable ({exc}); its {len(picks)} particles were not extracted"
+        done.failure = f"micrograph {w.name} unreadable ({exc}); its {n_picks} particles were not extracted"
         return done
     if mic.ndim != 2:
         done.failure = f"micrograph {w.name} is a stack of {mic.shape[0]} images, expected a single 2D image"
@@ -410,17 +422,17 @@ def _extract_one(ctx: _Context, w: _Work, cancel: threading.Event | None) -> _Do
     rng = np.random.default_rng([int(p.seed), int(w.index)])
     images, kept = extract_particles(
         mic,
-        picks["rlnCoordinateX"].to_numpy(dtype=np.float64),
-        picks["rlnCoordinateY"].to_numpy(dtype=np.float64),
+        np.asarray(picks["rlnCoordinateX"], dtype=np.float64),
+        np.asarray(picks["rlnCoordinateY"], dtype=np.float64),
         ctx.settings,
         rng,
     )
     del mic
     done.off_micrograph = int(np.count_nonzero(~kept))
     if not kept.any():
-        done.note = f"all {len(picks)} boxes lie off the micrograph; skipped"
+        done.note = f"all {n_picks} boxes lie off the micrograph; skipped"
         return done
-    rows = _particle_rows(ctx, w, picks.loc[kept], stack_rel)
+    rows = _particle_rows(ctx, w, tbl.take(picks, kept), stack_rel)
     write_mrc(stack_path, images, ctx.output_pixel_angstrom, float16=p.float16)
     write_star(star_path, {IMAGES_TABLE: rows})
     done.rows = rows
@@ -430,36 +442,59 @@ def _extract_one(ctx: _Context, w: _Work, cancel: threading.Event | None) -> _Do
 # ----------------------------------------------------------------------------- outputs
 
 
-def _particle_optics(ctx: _Context, source: OpticsStar, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _particle_optics(ctx: _Context, source: Columns, rows: Columns) -> tuple[Columns, Columns]:
     """Optics table for the particles and the rows with optics groups renumbered 1..n."""
     s = ctx.settings
     factor = s.box_size_px / s.output_size_px
-    optics = source.optics.copy()
+    optics = dict(source)
+    n = tbl.n_rows(optics)
     if ctx.params.is_reextract:
-        apix = micrograph_pixel_size(ctx.mics)
-        optics["rlnImagePixelSize"] = apix * factor
+        optics["rlnImagePixelSize"] = np.full(n, ctx.micrograph_pixel_angstrom * factor)
     else:
-        optics["rlnImagePixelSize"] = optics["rlnMicrographPixelSize"].astype(float) * factor
-        optics = optics.drop(columns=["rlnMicrographPixelSize"])
-    optics["rlnImageSize"] = np.full(len(optics), s.output_size_px, dtype=np.int64)
-    optics["rlnImageDimensionality"] = np.full(len(optics), 2, dtype=np.int64)
-    if "rlnCtfDataAreCtfPremultiplied" not in optics.columns or not ctx.params.is_reextract:
-        optics["rlnCtfDataAreCtfPremultiplied"] = np.zeros(len(optics), dtype=bool)
-    used = sorted(set(rows["rlnOpticsGroup"].astype(int)))
-    optics = optics[optics["rlnOpticsGroup"].astype(int).isin(used)].copy()
+        optics["rlnImagePixelSize"] = np.asarray(optics["rlnMicrographPixelSize"], dtype=np.float64) * factor
+        del optics["rlnMicrographPixelSize"]
+    optics["rlnImageSize"] = np.full(n, s.output_size_px, dtype=np.int64)
+    optics["rlnImageDimensionality"] = np.full(n, 2, dtype=np.int64)
+    if "rlnCtfDataAreCtfPremultiplied" not in optics or not ctx.params.is_reextract:
+        optics["rlnCtfDataAreCtfPremultiplied"] = np.zeros(n, dtype=bool)
+    groups = np.asarray(optics["rlnOpticsGroup"]).astype(np.int64)
+    used = sorted(set(np.asarray(rows["rlnOpticsGroup"]).astype(np.int64).tolist()))
     renumber = {old: new for new, old in enumerate(used, start=1)}
-    optics["rlnOpticsGroup"] = optics["rlnOpticsGroup"].astype(int).map(renumber).astype(np.int64)
-    optics = optics.sort_values("rlnOpticsGroup").reset_index(drop=True)
-    rows = rows.copy()
-    rows["rlnOpticsGroup"] = rows["rlnOpticsGroup"].astype(int).map(renumber).astype(np.int64)
+    keep = np.flatnonzero(np.isin(groups, used))
+    keep = keep[np.argsort([renumber[int(g)] for g in groups[keep]], kind="stable")]
+    optics = tbl.take(optics, keep)
+    optics["rlnOpticsGroup"] = np.array([renumber[int(g)] for g in groups[keep]], dtype=np.int64)
+    rows = dict(rows)
+    rows["rlnOpticsGroup"] = np.array([renumber[int(g)] for g in np.asarray(rows["rlnOpticsGroup"])], dtype=np.int64)
     return optics, rows
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    cols: list[str] = []
-    for f in frames:
-        cols.extend(c for c in f.columns if c not in cols)
-    return pd.concat(frames, ignore_index=True)[cols]
+def _extract_all(ctx: _Context, work: list[_Work], job: JobDir, progress: ProgressFn,
+                 cancel: threading.Event | None) -> list[_Done]:
+    """Extract every micrograph in ``ctx.params.threads`` threads; log and report in input order."""
+    results: list[_Done] = []
+    pool = cf.ThreadPoolExecutor(max_workers=ctx.params.threads)
+    try:
+        futures = [pool.submit(_extract_one, ctx, w, cancel) for w in work]
+        for k, fut in enumerate(futures):
+            d = fut.result()
+            results.append(d)
+            if d.failure:
+                job.log_error(f" WARNING: {d.failure}")
+                msg = d.failure
+            elif d.rows is None:
+                msg = f"{d.name}: {d.note}"
+            else:
+                msg = f"{d.name}: {tbl.n_rows(d.rows)} particles" + (" (reused)" if d.reused else "")
+                if d.off_micrograph:
+                    msg += f", {d.off_micrograph} pick(s) with boxes wholly off the micrograph skipped"
+            job.log(" " + msg)
+            progress(Progress((k + 1) / len(work), d.name, msg))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return results
 
 
 def run(
@@ -517,15 +552,16 @@ def run(
 def _run(params: Params, root: Path, job: JobDir, progress: ProgressFn, cancel: threading.Event | None) -> StageResult:
     settings = params.settings()
     mics_path = resolve(root, params.micrographs_star)
-    mics = read_optics_star(mics_path, "micrographs")
-    get_table({"micrographs": mics.data}, "micrographs", mics_path, required=("rlnMicrographName",))
-    apix = micrograph_pixel_size(mics)  # also refuses mixed pixel sizes
-    ctx = _Context(root, job.rel, params, settings, apix * settings.box_size_px / settings.output_size_px, mics)
+    mic_optics, mics = tbl.read_optics_columns(mics_path, "micrographs")
+    if "rlnMicrographName" not in mics:
+        raise BadInputError(f"{mics_path}: table data_micrographs lacks label(s) _rlnMicrographName")
+    apix = tbl.micrograph_pixel_size(mic_optics, mics_path)  # also refuses mixed pixel sizes
+    ctx = _Context(root, job.rel, params, settings, apix, apix * settings.box_size_px / settings.output_size_px, mics)
     log_lines: list[str] = []
     if params.is_reextract:
         work, source = _reextract_work(ctx, log_lines.append)
     else:
-        work, source = _fresh_work(ctx, log_lines.append), mics
+        work, source = _fresh_work(ctx, log_lines.append), mic_optics
     for line in log_lines:
         job.log(line)
     if not work:
@@ -535,52 +571,33 @@ def _run(params: Params, root: Path, job: JobDir, progress: ProgressFn, cancel: 
     job.log(f" Extracting particles from {len(work)} micrographs with {params.threads} thread(s) ...")
     check_cancel(cancel)
 
-    results: list[_Done] = []
-    pool = cf.ThreadPoolExecutor(max_workers=params.threads)
-    try:
-        futures = [pool.submit(_extract_one, ctx, w, cancel) for w in work]
-        for k, fut in enumerate(futures):
-            d = fut.result()
-            results.append(d)
-            if d.failure:
-                job.log_error(f" WARNING: {d.failure}")
-                msg = d.failure
-            elif d.rows is None:
-                msg = f"{d.name}: {d.note}"
-            else:
-                msg = f"{d.name}: {len(d.rows)} particles" + (" (reused)" if d.reused else "")
-                if d.off_micrograph:
-                    msg += f", {d.off_micrograph} pick(s) with boxes wholly off the micrograph skipped"
-            job.log(" " + msg)
-            progress(Progress((k + 1) / len(work), d.name, msg))
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    with single_threaded_blas():  # parallel micrographs, not parallel BLAS (see cryopick.extraction.blas)
+        results = _extract_all(ctx, work, job, progress, cancel)
     check_cancel(cancel)
 
-    extracted = [d for d in results if d.rows is not None and len(d.rows)]
+    extracted = [d for d in results if d.rows is not None and tbl.n_rows(d.rows)]
     failures = {d.name: d.failure for d in results if d.failure}
     if not extracted:
         detail = "; ".join(f"{k}: {v}" for k, v in list(failures.items())[:5])
         raise (MissingFileError if failures else BadInputError)(
             f"no particles extracted from {params.micrographs_star}" + (f" ({detail})" if detail else "")
         )
-    rows = _concat([d.rows for d in extracted])
+    rows = tbl.concat([d.rows for d in extracted])
     optics, rows = _particle_optics(ctx, source, rows)
+    n_particles = tbl.n_rows(rows)
     particles_rel = f"{job.rel}particles.star"
-    write_optics_star(root / particles_rel, OpticsStar(optics, rows, "particles"))
+    write_star(root / particles_rel, {"optics": optics, "particles": rows})
     outputs = [(particles_rel, PARTICLES_NODE)]
     if params.is_reextract:
         pick_rel = f"{job.rel}extractpick.star"
         write_coordinate_list(root / pick_rel, [d.name for d in extracted], [d.extract_star for d in extracted])
         outputs.append((pick_rel, REEXTRACT_COORDS_NODE))
-    job.log(f" Written {particles_rel} with {len(rows)} particles from {len(extracted)} micrographs")
+    job.log(f" Written {particles_rel} with {n_particles} particles from {len(extracted)} micrographs")
 
     counts = dict(ctx.counts)
     counts.update(
         micrographs=len(extracted),
-        particles=len(rows),
+        particles=n_particles,
         micrographs_reused=sum(d.reused for d in extracted),
         micrographs_failed=len(failures),
         micrographs_empty=sum(1 for d in results if d.rows is None and not d.failure),
@@ -590,6 +607,6 @@ def _run(params: Params, root: Path, job: JobDir, progress: ProgressFn, cancel: 
     summary = {
         "image_pixel_size_angstrom": float(ctx.output_pixel_angstrom),
         "image_size_px": float(settings.output_size_px),
-        "particles_per_micrograph": float(len(rows) / len(extracted)),
+        "particles_per_micrograph": float(n_particles / len(extracted)),
     }
     return StageResult(job.rel, outputs, counts, summary, failures)

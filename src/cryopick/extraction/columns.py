@@ -1,0 +1,186 @@
+"""STAR tables as plain column dictionaries (label -> numpy array), without pandas.
+
+The extraction stage reads and writes its tables in this form: importing pandas
+costs about a third of a second of start-up, more than extracting a micrograph.
+Tables are ``dict[str, ndarray]`` with one array of shape (n,) per label (strings
+as object arrays), in column order; :func:`cryopick.io.star.write_star` writes them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from cryopick.errors import BadInputError
+from cryopick.io.coords import LIST_TABLE
+from cryopick.io.labels import label_kind
+from cryopick.io.optics import OPTICS_REQUIRED, PIXEL_SIZE_LABELS
+from cryopick.io.star import get_table, read_star_raw
+
+Columns = dict[str, np.ndarray]
+
+
+def n_rows(table: Mapping[str, Any]) -> int:
+    """Number of rows of a column table (0 without columns)."""
+    return len(next(iter(table.values()))) if table else 0
+
+
+def take(table: Mapping[str, np.ndarray], index: np.ndarray) -> Columns:
+    """Rows ``index`` (bool mask or integer positions) of every column."""
+    return {label: np.asarray(col)[index] for label, col in table.items()}
+
+
+def row(table: Mapping[str, np.ndarray], i: int) -> dict[str, Any]:
+    """Row ``i`` as a dict label -> scalar."""
+    return {label: col[i] for label, col in table.items()}
+
+
+def _missing(label: str, like: np.ndarray, n: int) -> np.ndarray:
+    """Filler for a column absent from some of the tables being concatenated."""
+    kind = label_kind(label)
+    if kind == "unknown":
+        kind = {"b": "bool", "i": "int", "u": "int", "f": "double"}.get(like.dtype.kind, "string")
+    if kind == "double":
+        return np.full(n, np.nan)
+    if kind == "int":
+        return np.zeros(n, dtype=np.int64)
+    if kind == "bool":
+        return np.zeros(n, dtype=bool)
+    return np.full(n, "", dtype=object)
+
+
+def concat(tables: list[Mapping[str, np.ndarray]]) -> Columns:
+    """Stack tables row-wise; labels in order of first appearance.
+
+    A label missing from some tables is filled there with NaN (doubles), 0
+    (integers), False (booleans) or ``""`` (strings).
+    """
+    labels: list[str] = []
+    for t in tables:
+        labels.extend(lab for lab in t if lab not in labels)
+    out: Columns = {}
+    for lab in labels:
+        like = next(np.asarray(t[lab]) for t in tables if lab in t)
+        parts = [np.asarray(t[lab]) if lab in t else _missing(lab, like, n_rows(t)) for t in tables]
+        out[lab] = np.concatenate(parts)
+    return out
+
+
+def read_table(path: str | os.PathLike, name: str, required: tuple[str, ...] = ()) -> Columns:
+    """Columns of table ``data_<name>`` of a STAR file, checking ``required`` labels.
+
+    Raises
+    ------
+    MissingFileError, BadInputError
+        Missing file, no such table or a required label missing (naming the file).
+    """
+    tables = read_star_raw(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty STAR file (no tables)")
+    return dict(get_table(tables, name, path, required=required).columns)
+
+
+def read_coordinates(path: str | os.PathLike) -> Columns:
+    """A coordinate STAR's columns; a 0-byte file (no picks) gives empty x, y columns.
+
+    Raises
+    ------
+    MissingFileError
+        No such file.
+    BadInputError
+        No rlnCoordinateX / rlnCoordinateY.
+    """
+    tables = read_star_raw(path)
+    if not tables:
+        return {"rlnCoordinateX": np.zeros(0), "rlnCoordinateY": np.zeros(0)}
+    name = "" if "" in tables else next(iter(tables))
+    return dict(get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY")).columns)
+
+
+def read_coordinate_list(path: str | os.PathLike) -> Columns:
+    """``autopick.star`` (data_coordinate_files): rlnMicrographName, rlnMicrographCoordinates."""
+    tables = read_star_raw(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty coordinate list")
+    return dict(get_table(tables, LIST_TABLE, path, required=("rlnMicrographName", "rlnMicrographCoordinates")).columns)
+
+
+def frame_columns(df: Any) -> Columns:
+    """The columns of a pandas DataFrame as numpy arrays (strings as object arrays)."""
+    out: Columns = {}
+    for label in df.columns:
+        col = df[label].to_numpy()
+        if col.dtype.kind not in "biuf":
+            col = np.asarray(col, dtype=object)
+        out[str(label)] = col
+    return out
+
+
+def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs") -> tuple[Columns, Columns]:
+    """Optics and data tables of a RELION >= 3.1 STAR file, validated as ``read_optics_star``.
+
+    Other layouts (RELION 3.0: no optics table) go through
+    :func:`cryopick.io.optics.read_optics_star`, which converts them (and imports pandas).
+
+    Returns
+    -------
+    optics, data : Columns
+
+    Raises
+    ------
+    MissingFileError, BadInputError
+        With the file name and the problem.
+    """
+    path = Path(path)
+    tables = read_star_raw(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty STAR file (no tables)")
+    if "optics" not in tables:
+        from cryopick.io.optics import read_optics_star
+
+        star = read_optics_star(path, data_name)
+        return frame_columns(star.optics), frame_columns(star.data)
+    if data_name not in tables:
+        have = ", ".join(f"data_{t}" for t in tables)
+        raise BadInputError(f"{path}: no table data_{data_name} (found {have})")
+    optics = dict(tables["optics"].columns)
+    data = dict(tables[data_name].columns)
+    for lab in ("rlnOpticsGroup",) + OPTICS_REQUIRED:
+        if lab not in optics:
+            raise BadInputError(f"{path}: table data_optics lacks label _{lab}")
+    if not any(lab in optics for lab in PIXEL_SIZE_LABELS):
+        raise BadInputError(f"{path}: table data_optics has no pixel size ({', '.join(PIXEL_SIZE_LABELS)})")
+    if "rlnOpticsGroup" not in data:
+        if n_rows(optics) != 1:
+            raise BadInputError(
+                f"{path}: data_{data_name} lacks _rlnOpticsGroup but there are {n_rows(optics)} optics groups"
+            )
+        data["rlnOpticsGroup"] = np.ones(n_rows(data), dtype=np.int64)
+    undefined = sorted(set(data["rlnOpticsGroup"].tolist()) - set(optics["rlnOpticsGroup"].tolist()))
+    if undefined:
+        raise BadInputError(f"{path}: data_{data_name} uses optics group(s) {undefined} not defined in data_optics")
+    return optics, data
+
+
+def micrograph_pixel_size(optics: Mapping[str, np.ndarray], path: object) -> float:
+    """The micrograph pixel size (Å/px) shared by all optics groups (to 0.01 Å).
+
+    Raises
+    ------
+    BadInputError
+        No ``rlnMicrographPixelSize``, a non-positive one, or groups that differ.
+    """
+    if "rlnMicrographPixelSize" not in optics:
+        raise BadInputError(f"{path}: data_optics lacks _rlnMicrographPixelSize")
+    sizes = np.asarray(optics["rlnMicrographPixelSize"], dtype=np.float64)
+    if np.any(sizes <= 0):
+        raise BadInputError(f"{path}: non-positive _rlnMicrographPixelSize in data_optics")
+    if sizes.max() - sizes.min() > 0.01:
+        raise BadInputError(
+            f"{path}: optics groups have different micrograph pixel sizes "
+            f"({', '.join(f'{s:g}' for s in sizes)} Å); process them separately"
+        )
+    return float(sizes[0])
