@@ -27,12 +27,17 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 @functools.lru_cache(maxsize=1)
 def _block_matrix() -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) 16-bit halves of the (BLOCK, 31) matrix mapping state to the next block."""
-    coef = np.zeros((_BLOCK + _DEG, _DEG), dtype=np.uint64)
+    coef = np.zeros((_BLOCK + _DEG + _SEP, _DEG), dtype=np.uint64)
     coef[:_DEG] = np.eye(_DEG, dtype=np.uint64)
-    for k in range(_DEG, _BLOCK + _DEG):
-        coef[k] = (coef[k - _SEP] + coef[k - _DEG]) & _MASK32
-    m = coef[_DEG:]
+    for k in range(_DEG, _BLOCK + _DEG, _SEP):  # rows k..k+2 depend only on rows before k
+        coef[k : k + _SEP] = (coef[k - _SEP : k] + coef[k - _DEG : k - _DEG + _SEP]) & _MASK32
+    m = coef[_DEG : _DEG + _BLOCK]
     return (m & np.uint64(0xFFFF)).astype(np.float64), (m >> np.uint64(16)).astype(np.float64)
+
+
+def prepare() -> None:
+    """Build the cached block matrix (a few ms) ahead of the first draw."""
+    _block_matrix()
 
 
 def _seed_state(seed: int) -> np.ndarray:

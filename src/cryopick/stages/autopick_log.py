@@ -152,12 +152,20 @@ class _Done:
 
 
 class _PickerCache:
-    """One :class:`LoGPicker` per micrograph size, shared by the worker threads."""
+    """One :class:`LoGPicker` per micrograph size, shared by the worker threads,
+    and one read buffer per thread and size."""
 
     def __init__(self, params: LoGParams):
         self.params = params
         self._pickers: dict[tuple[int, int], LoGPicker] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def read_buffer(self, shape: tuple[int, int]) -> np.ndarray:
+        buffers = self._local.__dict__.setdefault("buffers", {})
+        if shape not in buffers:
+            buffers[shape] = np.empty(shape, dtype=np.float32)
+        return buffers[shape]
 
     def get(self, shape: tuple[int, int]) -> LoGPicker:
         with self._lock:
@@ -189,10 +197,19 @@ def _pick_one(
     hdr = read_header(mic_path)
     if hdr.nz != 1:
         raise BadInputError(f"{mic_path}: is a stack of {hdr.nz} images, expected one micrograph")
-    mic = read_mrc(mic_path)
+    mic = read_mrc(mic_path, out=cache.read_buffer((hdr.ny, hdr.nx)))
     picks = cache.get(mic.shape).pick(mic, seed=seed)
     write_coordinates(coord_path, picks_columns(picks.x_px, picks.y_px, picks.fom))
     return _Done(index, name, coord_rel, picks.fom)
+
+
+def _warm_up(root: Path, first_micrograph: str, cache: _PickerCache) -> None:
+    """Build the picker for the first micrograph's size before the workers start."""
+    try:
+        hdr = read_header(resolve(root, first_micrograph))
+    except CryopickError:
+        return  # reported by its worker
+    cache.get((hdr.ny, hdr.nx))
 
 
 def _write_reports(job: JobDir, done: list[_Done]) -> None:
@@ -256,6 +273,7 @@ def run(
         job.log(f" + Laplacian-of-Gaussian picking of {len(names)} micrographs from {params.micrographs_star}")
         job.log(f" + pixel size {apix:g} A, diameters {log_params.diameter_min_angstrom:g}-{log_params.diameter_max_angstrom:g} A")
         cache = _PickerCache(log_params)
+        _warm_up(root, names[0], cache)
         done: list[_Done] = []
         errors: dict[str, CryopickError] = {}
         with ThreadPoolExecutor(max_workers=params.threads) as pool:
