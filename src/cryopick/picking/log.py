@@ -249,21 +249,22 @@ class LoGPicker:
         out[y0 + g.ny :] = noise[k:].reshape(bottom, g.n)
 
     def _cropped_transform(self, square: np.ndarray) -> np.ndarray:
-        """Steps 3–4: the W×(W/2+1) low-frequency half transform, RELION-normalised.
+        """Steps 3–4: the W×(W/2+1) low-frequency half transform (unnormalised).
 
         Rows are transformed in blocks that stay in cache, keeping only the W/2+1
-        columns that survive the crop; then only those columns are transformed along y.
+        columns that survive the crop (stored transposed, so the second pass runs
+        along contiguous memory); then only those columns are transformed along y.
+        RELION's 1/N² forward normalisation is folded into the filter bank.
         """
         g = self.geo
         half = g.w // 2 + 1
-        kept = self._scratch("kept", (g.n, half), np.complex64)
+        kept_t = self._scratch("kept_t", (half, g.n), np.complex64)
         for i in range(0, g.n, _ROW_BLOCK):
-            kept[i : i + _ROW_BLOCK] = np.fft.rfft(square[i : i + _ROW_BLOCK], axis=1)[:, :half]
+            kept_t[:, i : i + _ROW_BLOCK] = np.fft.rfft(square[i : i + _ROW_BLOCK], axis=1)[:, :half].T
+        cols_ft = np.fft.fft(kept_t, axis=1)
         rows_in, rows_out = self._rows
-        cols_ft = np.fft.fft(kept, axis=0)
         out = np.zeros((g.w, half), dtype=np.complex64)
-        out[rows_out] = cols_ft[rows_in]
-        out *= np.float32(1.0 / (float(g.n) * float(g.n)))
+        out[rows_out] = cols_ft[:, rows_in].T
         return out
 
     def response(self, mic: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +279,6 @@ class LoGPicker:
         g = self.geo
         ft = self._cropped_transform(self._normalised_square(mic, seed))
         maps = np.fft.irfft2(ft[None, :, :] * self._filters, s=(g.w, g.w), axes=(-2, -1))
-        maps *= np.float32(float(g.w) * float(g.w))
         best_fom = maps[0].copy()
         best_index = np.zeros(best_fom.shape, dtype=np.intp)
         for d in range(1, len(maps)):  # strict ">": the first diameter wins ties, as in RELION
@@ -366,7 +366,8 @@ def _filter_bank(n: int, w: int, pixel_size: float, diameters: tuple[float, ...]
     Returns
     -------
     ndarray, shape (len(diameters), W, W//2+1), float32
-        ``(k²/κ²)·exp(-k²/(2κ²))`` with κ = N·apix/(2d), k in Fourier pixels of the N box.
+        ``(k²/κ²)·exp(-k²/(2κ²))`` with κ = N·apix/(2d), k in Fourier pixels of the N box,
+        times W²/N²: RELION's forward 1/N² and numpy's inverse 1/W² normalisations undone.
     """
     ky = row_frequencies(w).astype(np.float64)
     kx = np.arange(w // 2 + 1, dtype=np.float64)
@@ -375,5 +376,5 @@ def _filter_bank(n: int, w: int, pixel_size: float, diameters: tuple[float, ...]
     for idx, d in enumerate(diameters):
         kappa = 0.5 * n * pixel_size / d
         t = k2 / (kappa * kappa)
-        bank[idx] = t * np.exp(-0.5 * t)
+        bank[idx] = t * np.exp(-0.5 * t) * (float(w) * float(w) / (float(n) * float(n)))
     return bank
