@@ -30,6 +30,8 @@ demo: install
 
 bench: install
 	$(PYTHON) benchmarks/bench_autopick_log.py
+	$(PYTHON) benchmarks/bench_extract.py
+	$(PYTHON) benchmarks/bench_service_overhead.py
 
 # Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).
 protos:
