@@ -2,17 +2,28 @@
 
 The same LoG picking and extraction jobs on the same simulated micrographs, run
 (a) by calling the stages in Python, (b) through the picker/extractor services over gRPC,
-(c) as Prefect tasks of a flow (services + temporary Prefect API). Each variant works on its
-own fresh copy of the project, so nothing is cached. Prints seconds per job and the overhead
-fraction relative to (a). Service and Prefect start-up are reported separately.
+(c) as Prefect tasks of a flow (services + temporary Prefect API). Each run works on its own
+fresh copy of the project (micrographs hard-linked), so nothing is cached. Two projects:
 
-    python benchmarks/bench_service_overhead.py [--n-mics 12] [--repeats 3]
+- ``small``: 12 micrographs of 512 x 496 px (a job takes ~0.1-0.3 s: the overhead is most visible);
+- ``tutorial``: 10 micrographs of 1920 x 1856 px at 1.77 A/px (the RELION tutorial's size).
+
+For each job it prints the median seconds of (a), (b), (c) and the overhead of (b) and (c) over
+(a), in seconds and as a fraction of the job's own time, split into: the stage's own time
+inside the service process (from the service log's ``done in`` line), the RPC around it, the
+task's artifacts (job table, picks figure / particle montage: rendered after the job, in the
+task) and the rest of the task (cache key, job numbering, Prefect task run, progress). Service
+and Prefect API start-up (once per ``cryopick run``) are printed apart.
+
+    python benchmarks/bench_service_overhead.py [--preset small|tutorial|both] [--repeats 3]
+        [--small-mics 12] [--tutorial-mics 10] [--verbose]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -21,13 +32,41 @@ import time
 from pathlib import Path
 
 MICS = "CtfFind/job003/micrographs_ctf.star"
+JOBS = ("LoG", "Extract")
+ROLE_OF = {"LoG": "picker", "Extract": "extractor"}
+_DONE = re.compile(r": done in ([0-9.]+) s")
+
+
+class ServiceLog:
+    """The stage times a service logs (``<capability> <job>: done in 0.123 s``) since :meth:`mark`."""
+
+    def __init__(self, path: Path):
+        self.path, self.pos = path, 0
+
+    def mark(self) -> None:
+        self.pos = self.path.stat().st_size
+
+    def stage_seconds(self) -> list[float]:
+        with open(self.path, "rb") as f:
+            f.seek(self.pos)
+            return [float(x) for x in _DONE.findall(f.read().decode(errors="replace"))]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-mics", type=int, default=12)
+    ap.add_argument("--preset", choices=("small", "tutorial", "both"), default="both")
+    ap.add_argument("--small-mics", type=int, default=12)
+    ap.add_argument("--tutorial-mics", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ap.add_argument("--verbose", action="store_true", help="print every run's times")
     args = ap.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="cryopick-bench-overhead-"))
@@ -37,56 +76,75 @@ def main() -> int:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
     from cryopick.flows.params import ExtractParams, LoGParams
-    from cryopick.sim.params import SimParams
+    from cryopick.sim.params import SimParams, preset
     from cryopick.sim.project import simulate_project
 
-    template = scratch / "template"
-    simulate_project(SimParams(n_micrographs=args.n_mics, seed=1), template)
+    cases: dict[str, tuple[SimParams, str]] = {}
+    if args.preset in ("small", "both"):
+        cases["small"] = (SimParams(n_micrographs=args.small_mics, seed=1), "512 x 496 px")
+    if args.preset in ("tutorial", "both"):
+        cases["tutorial"] = (preset("tutorial").replace(n_micrographs=args.tutorial_mics, seed=1), "1920 x 1856 px")
+    for name, (sim, _) in cases.items():
+        simulate_project(sim, scratch / f"template-{name}")
+
     log_p, ext_p = LoGParams(), ExtractParams()
     copies = iter(range(10_000))
 
-    def fresh() -> Path:
+    def fresh(case: str) -> Path:
         dst = scratch / f"p{next(copies)}"
-        shutil.copytree(template, dst)
+        shutil.copytree(scratch / f"template-{case}", dst, copy_function=_link_or_copy)
         return dst
 
-    times: dict[str, dict[str, list[float]]] = {v: {"LoG": [], "Extract": []} for v in ("stage", "grpc", "flow")}
+    variants = ("stage", "grpc", "grpc_in_service", "flow", "flow_in_service", "artifacts")
+    times = {c: {v: {j: [] for j in JOBS} for v in variants} for c in cases}
 
     # (a) stages in Python
     from cryopick.io.pipeline import allocate_job
     from cryopick.stages import autopick_log, extract
 
-    for _ in range(args.repeats):
-        root = fresh()
-        job = allocate_job(root, "AutoPick")
-        t = time.perf_counter()
-        autopick_log.run(autopick_log.Params(micrographs_star=MICS, **log_p.model_dump()), root, job)
-        times["stage"]["LoG"].append(time.perf_counter() - t)
-        ejob = allocate_job(root, "Extract")
-        t = time.perf_counter()
-        extract.run(extract.Params(micrographs_star=MICS, coords_star=f"{job}autopick.star", **ext_p.model_dump()), root, ejob)
-        times["stage"]["Extract"].append(time.perf_counter() - t)
+    for case in cases:
+        for _ in range(args.repeats):
+            root = fresh(case)
+            job = allocate_job(root, "AutoPick")
+            t = time.perf_counter()
+            autopick_log.run(autopick_log.Params(micrographs_star=MICS, **log_p.model_dump()), root, job)
+            times[case]["stage"]["LoG"].append(time.perf_counter() - t)
+            ejob = allocate_job(root, "Extract")
+            t = time.perf_counter()
+            extract.run(extract.Params(micrographs_star=MICS, coords_star=f"{job}autopick.star", **ext_p.model_dump()), root, ejob)
+            times[case]["stage"]["Extract"].append(time.perf_counter() - t)
 
     from cryopick.flows.client import call_job, request_message
 
     t0 = time.perf_counter()
     with LocalServices(scratch, roles=("picker", "extractor", "classifier", "ranker", "topaz")) as services:
         startup_services = time.perf_counter() - t0
+        logs = {role: ServiceLog(scratch / ".cryopick" / "logs" / f"{role}.log") for role in ROLE_OF.values()}
+
+        def in_service(job: str) -> float:
+            found = logs[ROLE_OF[job]].stage_seconds()
+            return found[-1] if found else float("nan")
+
         # (b) gRPC
-        for _ in range(args.repeats):
-            root = fresh()
-            rel = root.name
-            job = allocate_job(root, "AutoPick")
-            t = time.perf_counter()
-            req = request_message("picker", "PickLoGRequest", job, rel, {"micrographs_star": MICS, **log_p.model_dump()})
-            call_job("LoG", "picker", "PickLoG", req, services.addresses["picker"])
-            times["grpc"]["LoG"].append(time.perf_counter() - t)
-            ejob = allocate_job(root, "Extract")
-            t = time.perf_counter()
-            req = request_message("extractor", "ExtractRequest", ejob, rel,
-                                  {"micrographs_star": MICS, "coords_star": f"{job}autopick.star", **ext_p.model_dump()})
-            call_job("Extract", "extractor", "Extract", req, services.addresses["extractor"])
-            times["grpc"]["Extract"].append(time.perf_counter() - t)
+        for case in cases:
+            for _ in range(args.repeats):
+                root = fresh(case)
+                rel = root.name
+                job = allocate_job(root, "AutoPick")
+                logs["picker"].mark()
+                t = time.perf_counter()
+                req = request_message("picker", "PickLoGRequest", job, rel, {"micrographs_star": MICS, **log_p.model_dump()})
+                call_job("LoG", "picker", "PickLoG", req, services.addresses["picker"])
+                times[case]["grpc"]["LoG"].append(time.perf_counter() - t)
+                times[case]["grpc_in_service"]["LoG"].append(in_service("LoG"))
+                ejob = allocate_job(root, "Extract")
+                logs["extractor"].mark()
+                t = time.perf_counter()
+                req = request_message("extractor", "ExtractRequest", ejob, rel,
+                                      {"micrographs_star": MICS, "coords_star": f"{job}autopick.star", **ext_p.model_dump()})
+                call_job("Extract", "extractor", "Extract", req, services.addresses["extractor"])
+                times[case]["grpc"]["Extract"].append(time.perf_counter() - t)
+                times[case]["grpc_in_service"]["Extract"].append(in_service("Extract"))
 
         # (c) Prefect flow
         t0 = time.perf_counter()
@@ -94,32 +152,75 @@ def main() -> int:
             startup_prefect = time.perf_counter() - t0
             from prefect import flow
 
-            from cryopick.flows.tasks import ProjectRef, autopick_log as log_task, extract_particles, for_project, node
+            from cryopick.flows import tasks
+            from cryopick.flows.tasks import ProjectRef, for_project, node
+
+            publish_s: list[float] = []
+            publish = tasks._publish
+
+            def timed_publish(*a, **k):  # the artifacts' share of a task (measured, not changed)
+                t = time.perf_counter()
+                try:
+                    return publish(*a, **k)
+                finally:
+                    publish_s.append(time.perf_counter() - t)
+
+            tasks._publish = timed_publish
 
             @flow(name="bench-overhead", persist_result=False)
             def bench(project_dir: str, service_project: str) -> dict:
                 project = ProjectRef(project_dir=project_dir, service_project=service_project)
                 t = time.perf_counter()
-                log = for_project(log_task, project)(project=project, micrographs_star=MICS, params=log_p)
+                log = for_project(tasks.autopick_log, project)(project=project, micrographs_star=MICS, params=log_p)
                 t_log = time.perf_counter() - t
                 t = time.perf_counter()
-                for_project(extract_particles, project)(project=project, micrographs_star=MICS,
-                                                        coords_star=node(log, "MicrographsCoords"), params=ext_p)
+                for_project(tasks.extract_particles, project)(project=project, micrographs_star=MICS,
+                                                              coords_star=node(log, "MicrographsCoords"), params=ext_p)
                 return {"LoG": t_log, "Extract": time.perf_counter() - t}
 
-            for _ in range(args.repeats):
-                root = fresh()
-                r = bench(project_dir=str(root), service_project=root.name)
-                for k, v in r.items():
-                    times["flow"][k].append(v)
+            for case in cases:
+                for _ in range(args.repeats):
+                    root = fresh(case)
+                    publish_s.clear()
+                    for log in logs.values():
+                        log.mark()
+                    r = bench(project_dir=str(root), service_project=root.name)
+                    for j in JOBS:
+                        times[case]["flow_in_service"][j].append(in_service(j))
+                    for j, v in zip(JOBS, publish_s):
+                        times[case]["artifacts"][j].append(v)
+                    for k, v in r.items():
+                        times[case]["flow"][k].append(v)
+            tasks._publish = publish
 
-    print(f"\n{args.n_mics} simulated micrographs 512 x 496 px, median of {args.repeats} (s); overhead vs. stage")
-    print(f"{'job':<8} {'stage':>8} {'gRPC':>8} {'flow':>8} {'gRPC ovh':>9} {'flow ovh':>9}")
-    for job in ("LoG", "Extract"):
-        s, g, f = (statistics.median(times[v][job]) for v in ("stage", "grpc", "flow"))
-        print(f"{job:<8} {s:8.3f} {g:8.3f} {f:8.3f} {(g - s) / s:9.1%} {(f - s) / s:9.1%}")
+    def pct(x: float, of: float) -> str:
+        return f"{x:+7.3f} {x / of:+5.0%}"
+
+    print(f"\nmedian of {args.repeats} runs, seconds per job; overheads also as a fraction of the stage's time")
+    print(f"{'case':<20} {'job':<8} {'stage':>6} {'in svc':>6} {'gRPC':>6} {'flow':>6} | {'gRPC ovh':>13} {'flow ovh':>13} |"
+          f" {'RPC':>6} {'artif.':>6} {'task rest':>9}")
+    for case, (sim, size) in cases.items():
+        label = f"{case} {sim.n_micrographs} x {size.split()[0]}px"
+        for job in JOBS:
+            m = {v: statistics.median(times[case][v][job]) for v in variants}
+            s_, g, f, a = m["stage"], m["grpc"], m["flow"], m["artifacts"]
+            rpc = statistics.median(x - y for x, y in zip(times[case]["grpc"][job], times[case]["grpc_in_service"][job]))
+            rest = statistics.median(x - y - z for x, y, z in zip(times[case]["flow"][job], times[case]["flow_in_service"][job],
+                                                                  times[case]["artifacts"][job]))
+            print(f"{label:<20} {job:<8} {s_:6.3f} {m['grpc_in_service']:6.3f} {g:6.3f} {f:6.3f} | {pct(g - s_, s_)} "
+                  f"{pct(f - s_, s_)} | {rpc:6.3f} {a:6.3f} {rest:9.3f}")
+    print("stage: in this process; in svc: the same stage inside the service process (its log), for the gRPC runs;")
+    print("RPC = gRPC - in svc; artif. = job table + picks figure / particle montage (in the task, after the job);")
+    print("task rest = flow - in svc - artif. (cache key, job numbering, Prefect task run, progress, gRPC call).")
+    first = next(iter(cases))
+    print(f"first flow run in this process ({first}; pays the one-off imports: Prefect task engine, matplotlib "
+          "(preloaded while the first drawn job runs), fonts): "
+          + ", ".join(f"{j} {times[first]['flow'][j][0]:.3f} s (artifacts {times[first]['artifacts'][j][0]:.3f} s)" for j in JOBS))
     print(f"start-up (once per `cryopick run`): services {startup_services:.1f} s, Prefect API {startup_prefect:.1f} s")
-    print("flow times include the task's artifacts (table, picks figure, particle montage).")
+    if args.verbose:
+        for case in cases:
+            for v in variants:
+                print(f"  {case:<9} {v:<16} " + "  ".join(f"{j}: " + " ".join(f"{x:.3f}" for x in times[case][v][j]) for j in JOBS))
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

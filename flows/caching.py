@@ -94,6 +94,25 @@ def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) 
 
 @functools.lru_cache(maxsize=None)
 def _module_file(name: str) -> Optional[str]:
+    """The source file of a ``cryopick`` module, or None if ``name`` is not a module.
+
+    Looked up in the package directory without importing anything (``importlib.util.find_spec``
+    imports every parent package, which for a stage means numpy, scipy...: ~0.2 s in a flow
+    process that never runs the stage). Sub-packages that live elsewhere (``cryopick.flows`` and
+    ``cryopick.services`` are mapped from the repository's top level) go through ``find_spec``.
+    """
+    parts = name.split(".")
+    if parts[0] != "cryopick":
+        return None
+    for base in cryopick.__path__:
+        if len(parts) > 1 and not (Path(base, parts[1]).is_dir() or Path(base, parts[1] + ".py").is_file()):
+            continue
+        path = Path(base, *parts[1:])
+        if (path / "__init__.py").is_file():
+            return str(path / "__init__.py")
+        if len(parts) > 1 and path.with_name(path.name + ".py").is_file():
+            return str(path.with_name(path.name + ".py"))
+        return None  # under the package directory but not a module (e.g. ``cryopick.io.star.read_star``)
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):

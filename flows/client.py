@@ -4,11 +4,18 @@ The flow side of the protocol in ``protos/cryopick/v1``: build the request from 
 parameters, consume the ``JobEvent`` stream (progress reports to a callback), return the
 final ``Result`` as a plain dict. Status codes become :class:`ServiceCallError` with a
 ``transient`` flag that the tasks' ``retry_condition_fn`` reads.
+
+Channels are kept per address for the life of the process (:func:`channel_for`): a channel
+costs a TCP + HTTP/2 handshake to open, and closing one that was watched with
+``grpc.channel_ready_future`` blocks for up to 0.2 s (gRPC's connectivity poll interval),
+which was most of the cost of a short job's RPC. A channel whose call failed transiently is
+dropped, so a retry connects afresh to a restarted service.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -24,6 +31,44 @@ _STUBS = {
     "ranker": ("ranker", "RankerServiceStub", "cryopick.v1.RankerService"),
     "topaz": ("topaz", "TopazServiceStub", "cryopick.v1.TopazService"),
 }
+
+#: Options of the cached channels: reconnect quickly to a local service that restarts
+#: (gRPC's default backoff grows to 120 s between connection attempts).
+_CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+
+_channels: dict[str, grpc.Channel] = {}
+_channels_lock = threading.Lock()
+
+
+def channel_for(address: str) -> grpc.Channel:
+    """The process's channel to ``address`` (created on first use, then reused)."""
+    with _channels_lock:
+        channel = _channels.get(address)
+        if channel is None:
+            channel = _channels[address] = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        return channel
+
+
+def drop_channel(address: str) -> None:
+    """Close and forget the cached channel to ``address`` (the next call opens a new one)."""
+    with _channels_lock:
+        channel = _channels.pop(address, None)
+    if channel is not None:
+        channel.close()
+
+
+def close_channels() -> None:
+    """Close every cached channel (e.g. when the services they point at are stopped)."""
+    with _channels_lock:
+        channels = list(_channels.values())
+        _channels.clear()
+    for channel in channels:
+        channel.close()
+
 
 class ServiceCallError(RuntimeError):
     """A job's RPC ended with an error status (or the stream broke off).
@@ -170,24 +215,53 @@ def call_job(
     ServiceCallError
         Any other error status, or a stream that ended without a result.
     """
-    with grpc.insecure_channel(address) as channel:
-        try:
-            grpc.channel_ready_future(channel).result(timeout=connect_timeout_s)
-        except grpc.FutureTimeoutError:
-            raise ServiceCallError(step, role, "UNAVAILABLE", f"cannot connect to the {role} service at {address} within {connect_timeout_s:.0f} s") from None
-        stub = _stub(role, channel)
-        try:
-            for event in getattr(stub, method)(request, timeout=timeout_s, wait_for_ready=True):
-                kind = event.WhichOneof("event")
-                if kind == "progress" and on_progress is not None:
-                    p = event.progress
-                    on_progress(ProgressEvent(p.fraction, p.item, p.log_line))
-                elif kind == "result":
-                    return result_to_dict(event.result)
-        except grpc.RpcError as exc:
-            code = exc.code().name if exc.code() is not None else "UNKNOWN"
-            details = exc.details() or ""
-            if code == "UNIMPLEMENTED":
-                raise StepNotAvailable(step, role, details or f"{method} is not implemented") from None
-            raise ServiceCallError(step, role, code, details) from None
+    channel = channel_for(address)
+    try:
+        _wait_reachable(channel, role, connect_timeout_s)
+    except grpc.RpcError:
+        drop_channel(address)
+        raise ServiceCallError(step, role, "UNAVAILABLE", f"cannot connect to the {role} service at {address} within {connect_timeout_s:.0f} s") from None
+    stub = _stub(role, channel)
+    result = None
+    try:
+        for event in getattr(stub, method)(request, timeout=timeout_s, wait_for_ready=True):
+            kind = event.WhichOneof("event")
+            if kind == "progress" and on_progress is not None:
+                p = event.progress
+                on_progress(ProgressEvent(p.fraction, p.item, p.log_line))
+            elif kind == "result":
+                result = result_to_dict(event.result)  # the stream's status follows at once: read it
+    except grpc.RpcError as exc:
+        if result is not None:  # the job finished; only the end of the stream was lost
+            drop_channel(address)
+            return result
+        code = exc.code().name if exc.code() is not None else "UNKNOWN"
+        details = exc.details() or ""
+        if code == "UNIMPLEMENTED":
+            raise StepNotAvailable(step, role, details or f"{method} is not implemented") from None
+        error = ServiceCallError(step, role, code, details)
+        if error.transient:
+            drop_channel(address)
+        raise error from None
+    if result is not None:
+        return result
+    drop_channel(address)
     raise ServiceCallError(step, role, "STREAM_ENDED", f"the {role} service closed the {method} stream without a result (did it die?)")
+
+
+def _wait_reachable(channel: grpc.Channel, role: str, timeout_s: float) -> None:
+    """Block until the server behind ``channel`` answers (a health check, ~1 ms when connected).
+
+    Raises ``grpc.RpcError`` (DEADLINE_EXCEEDED / UNAVAILABLE) if nothing answers within
+    ``timeout_s``. Any answer counts, including NOT_SERVING or UNIMPLEMENTED (a server
+    without the health service): the job RPC itself then says what the server thinks.
+    """
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=_STUBS[role][2]), timeout=timeout_s, wait_for_ready=True
+        )
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):
+            raise

@@ -239,6 +239,11 @@ class LocalServices:
             self._watcher.join(timeout=5)
         for svc in self.services.values():
             svc.stop()
+        if self.services:
+            from cryopick.flows.client import drop_channel
+
+            for svc in self.services.values():
+                drop_channel(svc.address)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

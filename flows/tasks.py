@@ -119,26 +119,44 @@ def for_project(task_obj: Any, project: ProjectRef) -> Any:
     return task_obj.with_options(result_storage=Path(project.project_dir) / RESULTS_DIR)
 
 
+#: A job's progress artifact is created once the job has run this long (s); shorter jobs get none
+#: (their table artifact follows at once), which saves two API calls per short task.
+PROGRESS_ARTIFACT_AFTER_S = 1.0
+#: Least time (s) between two updates of a progress artifact.
+PROGRESS_UPDATE_EVERY_S = 1.0
+
+
 class _ProgressReporter:
-    """Progress events -> Prefect logger (log lines) and a progress artifact (fraction, throttled)."""
+    """Progress events -> Prefect logger (log lines) and a progress artifact (fraction, throttled).
+
+    The artifact is created lazily, at the first event after :data:`PROGRESS_ARTIFACT_AFTER_S`.
+    """
 
     def __init__(self, step: Step, job_dir: str):
-        from prefect.artifacts import create_progress_artifact
-
-        self.step, self.logger = step, get_run_logger()
-        self.artifact_id = create_progress_artifact(
-            progress=0.0, key=artifacts.artifact_key(f"{step.name}-progress"), description=f"{step.name}: {job_dir}"
-        )
-        self.last_t, self.last_f = 0.0, 0.0
+        self.step, self.job_dir, self.logger = step, job_dir, get_run_logger()
+        self.artifact_id = None
+        self.t0 = time.monotonic()
+        self.last_t, self.last_f = self.t0, 0.0
 
     def __call__(self, ev: ProgressEvent) -> None:
         if ev.log_line:
             self.logger.info("%s%s", f"[{ev.item}] " if ev.item else "", ev.log_line)
         now = time.monotonic()
-        if ev.fraction >= 1.0 or (now - self.last_t > 1.0 and ev.fraction > self.last_f):
+        fraction = round(100.0 * min(1.0, ev.fraction), 1)
+        if self.artifact_id is None:
+            if now - self.t0 >= PROGRESS_ARTIFACT_AFTER_S:
+                from prefect.artifacts import create_progress_artifact
+
+                self.artifact_id = create_progress_artifact(
+                    progress=fraction, key=artifacts.artifact_key(f"{self.step.name}-progress"),
+                    description=f"{self.step.name}: {self.job_dir}",
+                )
+                self.last_t, self.last_f = now, ev.fraction
+            return
+        if ev.fraction >= 1.0 or (now - self.last_t >= PROGRESS_UPDATE_EVERY_S and ev.fraction > self.last_f):
             from prefect.artifacts import update_progress_artifact
 
-            update_progress_artifact(self.artifact_id, progress=round(100.0 * min(1.0, ev.fraction), 1))
+            update_progress_artifact(self.artifact_id, progress=fraction)
             self.last_t, self.last_f = now, ev.fraction
 
 
@@ -153,6 +171,7 @@ def run_step(step: Step, project: ProjectRef, files: dict[str, str], params: Bas
     job_dir, reused = job_dir_for(root, step.job_type, key)
     logger.info("%s: %s %s (service %s at %s)", step.name, "continuing" if reused else "running", job_dir, step.role, address)
     request = request_message(step.role, step.request, job_dir, project.service_project, {**files, **params.model_dump()})
+    artifacts.preload()  # once per process: matplotlib's import overlaps this job instead of following a drawn one
     try:
         result = call_job(
             step.name, step.role, step.method, request, address,

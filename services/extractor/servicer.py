@@ -16,4 +16,4 @@ class ExtractorServicer(extractor_pb2_grpc.ExtractorServiceServicer):
 
 
 ROLE = Role("extractor", "cryopick.v1.ExtractorService", extractor_pb2_grpc.add_ExtractorServiceServicer_to_server,
-            ExtractorServicer)
+            ExtractorServicer, stages=("cryopick.stages.extract",))

@@ -18,4 +18,5 @@ class PickerServicer(picker_pb2_grpc.PickerServiceServicer):
         return self.runner.stream(request, context, "cryopick.stages.autopick_log", "LoG picking")
 
 
-ROLE = Role("picker", "cryopick.v1.PickerService", picker_pb2_grpc.add_PickerServiceServicer_to_server, PickerServicer)
+ROLE = Role("picker", "cryopick.v1.PickerService", picker_pb2_grpc.add_PickerServiceServicer_to_server, PickerServicer,
+            stages=("cryopick.stages.select", "cryopick.stages.autopick_log"))

@@ -151,7 +151,7 @@ class JobRunner:
             if kind == "progress":
                 yield progress_message(payload)
             elif kind == "result":
-                log.info("%s %s: done in %.1f s", capability, job_dir, time.monotonic() - t0)
+                log.info("%s %s: done in %.3f s", capability, job_dir, time.monotonic() - t0)
                 yield common_pb2.JobEvent(result=result_message(payload))
                 return
             else:

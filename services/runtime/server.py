@@ -17,7 +17,7 @@ from grpc_health.v1 import health as grpc_health
 from grpc_reflection.v1alpha import reflection
 
 from cryopick.services.runtime.health import Health
-from cryopick.services.runtime.jobs import JobRunner
+from cryopick.services.runtime.jobs import JobRunner, load_stage
 from cryopick.services.runtime.slots import JobSlots
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,16 @@ class Role:
     make_servicer : callable
         ``JobRunner -> servicer``. A servicer may define ``load()`` (load models once per
         process); health turns SERVING only after it returned.
+    stages : tuple of str
+        Stage modules the servicer runs (``cryopick.stages.<name>``). They are imported at
+        start-up, before health turns SERVING, so the first job does not pay for the import.
     """
 
     name: str
     service_name: str
     add_to_server: Callable[[Any, grpc.Server], None]
     make_servicer: Callable[[JobRunner], Any]
+    stages: tuple[str, ...] = ()
 
 
 class Service:
@@ -107,6 +111,7 @@ class Service:
         if not self.port:
             raise OSError(f"cannot listen on {self.host}:{self.requested_port}")
         self.server.start()
+        preload_stages(self.role.stages)
         load = getattr(self.servicer, "load", None)
         if callable(load):
             load()
@@ -127,6 +132,15 @@ class Service:
         if not done:
             log.warning("%s service: some jobs did not stop within %.0f s of cancellation", self.role.name, worker_timeout)
         return done
+
+
+def preload_stages(modules: tuple[str, ...]) -> None:
+    """Import stage modules once per process; one that cannot be imported is left to its RPC to report."""
+    for name in modules:
+        try:
+            load_stage(name, name)
+        except Exception as exc:  # noqa: BLE001 - the RPC maps it to a status (e.g. UNIMPLEMENTED)
+            log.warning("stage module %s not preloaded: %s", name, exc)
 
 
 def parse_args(role: Role, argv: list[str] | None = None) -> argparse.Namespace:

@@ -124,3 +124,21 @@ def test_job_dir_is_reused_for_the_same_key_and_reallocated_when_deleted(tmp_pat
     assert release_job_dir(tmp_path, again, "k1")
     assert read_pipeline(tmp_path).job_counter == 3
     assert not (tmp_path / again).exists()
+
+
+def test_module_files_match_the_import_system_and_are_found_without_importing():
+    import importlib.util
+    import subprocess
+    import sys
+
+    from cryopick.flows.caching import _module_file
+
+    for name in ("cryopick", "cryopick.stages", "cryopick.stages.extract", "cryopick.io.star", "cryopick.flows.tasks"):
+        assert _module_file(name) == importlib.util.find_spec(name).origin, name
+    assert _module_file("cryopick.io.star.read_star") is None  # an imported name, not a module
+    assert _module_file("cryopick.stages.no_such_stage") is None
+    assert _module_file("numpy") is None  # not ours
+    probe = ("import sys; from cryopick.flows.caching import code_version; code_version('cryopick.stages.extract'); "
+             "print(sorted(m for m in ('cryopick.stages.extract', 'cryopick.extraction') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

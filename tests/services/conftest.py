@@ -7,6 +7,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1.health_pb2 import HealthCheckRequest
+from grpc_health.v1.health_pb2_grpc import HealthStub
 
 from cryopick.services.runtime.server import Service
 from service_testkit import write_micrographs_star
@@ -30,7 +32,9 @@ def start_service():
         service = Service(role_obj, root, "127.0.0.1", 0, **kwargs)
         address = service.start()
         channel = grpc.insecure_channel(address)
-        grpc.channel_ready_future(channel).result(timeout=10)
+        # wait for the connection with a health check: closing a channel that channel_ready_future
+        # watched blocks for up to 0.2 s (gRPC's connectivity poll interval)
+        HealthStub(channel).Check(HealthCheckRequest(), timeout=10, wait_for_ready=True)
         started.append((service, channel))
         return service, channel
 

@@ -1,0 +1,83 @@
+"""The job pictures: particle montage layout, the picks figure's choice of micrograph, PNG output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryopick.flows import artifacts
+from cryopick.io.coords import picks_columns, write_coordinate_list, write_coordinates
+from cryopick.io.mrc import write_mrc
+from cryopick.io.optics import OpticsStar, write_optics_star
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        return im.size
+
+
+def test_montage_places_each_scaled_image_in_reading_order_with_white_gaps():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(5, 4, 6)).astype(np.float32) * 10 + 3  # any offset / scale
+    out = artifacts.montage(images, cols=3, gap_px=2)
+    assert out.shape == (2 * 4 + 2, 3 * 6 + 2 * 2)
+    for k in range(5):
+        r, c = divmod(k, 3)
+        tile = out[r * 6: r * 6 + 4, c * 8: c * 8 + 6]
+        lo, hi = np.percentile(images[k], [1, 99])
+        np.testing.assert_allclose(tile, np.clip((images[k] - lo) / (hi - lo), 0, 1), atol=1e-6)
+    assert np.all(out[4:6, :] == 1.0) and np.all(out[:, 6:8] == 1.0)  # gaps
+    assert np.all(out[6:, 16:] == 1.0)  # the sixth slot is empty
+
+
+def _project_with_picks(root: Path, picks_per_mic: list[int]) -> str:
+    rng = np.random.default_rng(1)
+    mics, coord_files = [], []
+    for k, n in enumerate(picks_per_mic):
+        mic = f"MotionCorr/job002/Movies/mic_{k}.mrc"
+        (root / mic).parent.mkdir(parents=True, exist_ok=True)
+        write_mrc(root / mic, rng.normal(size=(600, 700)).astype(np.float32), 2.0)
+        coord = f"AutoPick/job005/Movies/mic_{k}_autopick.star"
+        (root / coord).parent.mkdir(parents=True, exist_ok=True)
+        write_coordinates(root / coord, picks_columns(rng.uniform(50, 650, n), rng.uniform(50, 550, n), rng.normal(size=n)))
+        mics.append(mic)
+        coord_files.append(coord)
+    write_coordinate_list(root / "AutoPick/job005/autopick.star", mics, coord_files)
+    return "AutoPick/job005/autopick.star"
+
+
+def test_picks_figure_draws_the_micrograph_with_most_picks(tmp_path):
+    coords = _project_with_picks(tmp_path, [3, 0, 12, 7])
+    png = tmp_path / "AutoPick/job005/picks_by_fom.png"
+    assert artifacts.picks_figure(tmp_path, coords, png, 180.0) == "MotionCorr/job002/Movies/mic_2.mrc"
+    width, height = _png_size(png)
+    assert 400 <= width <= 600 and height > 300  # about 500 px wide, whatever the micrograph size
+
+
+def test_picks_figure_without_any_pick_draws_nothing(tmp_path):
+    coords = _project_with_picks(tmp_path, [0, 0])
+    png = tmp_path / "picks.png"
+    assert artifacts.picks_figure(tmp_path, coords, png, 180.0) is None
+    assert not png.exists()
+
+
+@pytest.mark.parametrize("n_particles, drawn", [(10, 10), (50, 36)])
+def test_particles_montage_draws_the_first_particles(tmp_path, n_particles, drawn):
+    stack = "Extract/job006/Movies/mic_0.mrcs"
+    (tmp_path / stack).parent.mkdir(parents=True)
+    write_mrc(tmp_path / stack, np.random.default_rng(2).normal(size=(n_particles, 32, 32)).astype(np.float32), 3.0)
+    optics = pd.DataFrame({"rlnOpticsGroupName": ["opticsGroup1"], "rlnOpticsGroup": [1], "rlnImagePixelSize": [3.0],
+                           "rlnImageSize": [32], "rlnImageDimensionality": [2], "rlnVoltage": [300.0],
+                           "rlnSphericalAberration": [2.7], "rlnAmplitudeContrast": [0.1]})
+    data = pd.DataFrame({"rlnImageName": np.array([f"{i + 1:06d}@{stack}" for i in range(n_particles)], dtype=object),
+                         "rlnOpticsGroup": np.ones(n_particles, dtype=int)})
+    write_optics_star(tmp_path / "Extract/job006/particles.star", OpticsStar(optics, data, "particles"))
+    png = tmp_path / "Extract/job006/particles_montage.png"
+    assert artifacts.particles_montage(tmp_path, "Extract/job006/particles.star", png) == drawn
+    assert min(_png_size(png)) > 100

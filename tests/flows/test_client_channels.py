@@ -1,0 +1,81 @@
+"""The flow's gRPC client keeps one channel per address and drops it when the service is unreachable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryopick.io.optics import OpticsStar, write_optics_star
+from cryopick.io.pipeline import allocate_job
+
+MICS = "CtfFind/job003/micrographs_ctf.star"
+
+
+def _micrographs_star(root: Path, n: int) -> None:
+    optics = pd.DataFrame({
+        "rlnOpticsGroupName": ["opticsGroup1"], "rlnOpticsGroup": [1], "rlnMicrographPixelSize": [1.0],
+        "rlnVoltage": [300.0], "rlnSphericalAberration": [2.7], "rlnAmplitudeContrast": [0.1],
+    })
+    data = pd.DataFrame({
+        "rlnMicrographName": np.array([f"MotionCorr/job002/Movies/mic_{i:03d}.mrc" for i in range(n)], dtype=object),
+        "rlnOpticsGroup": np.ones(n, dtype=int),
+    })
+    (root / MICS).parent.mkdir(parents=True, exist_ok=True)
+    write_optics_star(root / MICS, OpticsStar(optics, data, "micrographs"))
+
+
+@pytest.fixture
+def picker(tmp_path):
+    from cryopick.services.picker.servicer import ROLE
+    from cryopick.services.runtime.server import Service
+
+    project = tmp_path / "project"
+    project.mkdir()
+    _micrographs_star(project, 7)
+    service = Service(ROLE, tmp_path, "127.0.0.1", 0)
+    address = service.start()
+    yield service, address, project
+    service.stop(grace_seconds=0, worker_timeout=10)
+
+
+def _select(address: str, project: Path, split_size: int) -> tuple[str, dict]:
+    from cryopick.flows.client import call_job, request_message
+
+    job = allocate_job(project, "Select")
+    request = request_message("picker", "SelectSubsetsRequest", job, project.name,
+                              {"micrographs_star": MICS, "split_size": split_size})
+    return job, call_job("Subset selection", "picker", "SelectSubsets", request, address, connect_timeout_s=10)
+
+
+def test_job_calls_to_one_address_share_a_channel_and_each_returns_its_result(picker):
+    from cryopick.flows import client
+
+    service, address, project = picker
+    job1, first = _select(address, project, split_size=3)
+    channel = client.channel_for(address)
+    job2, second = _select(address, project, split_size=5)
+    assert client.channel_for(address) is channel
+    assert (first["job_dir"], second["job_dir"]) == (job1, job2) and job1 != job2
+    assert first["counts"] != second["counts"]  # 7 micrographs in subsets of 3 vs. 5
+    client.drop_channel(address)
+    assert client.channel_for(address) is not channel  # dropped: a new one is made
+    client.drop_channel(address)
+
+
+def test_unreachable_service_is_a_transient_error_and_its_channel_is_dropped(picker):
+    from cryopick.flows import client
+    from cryopick.flows.client import ServiceCallError, call_job, request_message
+
+    service, address, project = picker
+    _select(address, project, split_size=3)
+    assert address in client._channels
+    service.stop(grace_seconds=0, worker_timeout=10)  # nothing listens on the port any more
+    request = request_message("picker", "SelectSubsetsRequest", "Select/job009/", project.name, {"micrographs_star": MICS})
+    with pytest.raises(ServiceCallError) as err:
+        call_job("Subset selection", "picker", "SelectSubsets", request, address, connect_timeout_s=0.5)
+    assert err.value.code == "UNAVAILABLE" and err.value.transient
+    assert "cannot connect" in str(err.value) and address in str(err.value)
+    assert address not in client._channels
