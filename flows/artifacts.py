@@ -169,7 +169,10 @@ def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Pat
 
     image, factor = _bin_for_display(read_mrc(root / mic))
     apix = read_header(root / mic).pixel_size_angstrom or 1.0
-    lo, hi = np.percentile(image, [1, 99])
+    # robust grey range: ice contamination and carbon must not wash out the particles
+    med = float(np.median(image))
+    spread = 1.4826 * float(np.median(np.abs(image - med))) or float(image.std()) or 1.0
+    lo, hi = med - 3.0 * spread, med + 3.0 * spread
     width_in, title_in = 6.0, 0.3
     image_in = 0.78 * width_in * image.shape[0] / image.shape[1]  # the image takes 78 % of the width
     height_in = image_in + title_in + 0.1
