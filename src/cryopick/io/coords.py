@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from cryopick.errors import BadInputError
 from cryopick.io.atomic import atomic_path
-from cryopick.io.star import get_table, read_star, write_star
+from cryopick.io.star import write_star
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,20 +60,20 @@ def write_coordinates(path: str | os.PathLike, picks: "pd.DataFrame | Mapping[st
 
 
 def read_coordinates(path: str | os.PathLike) -> "pd.DataFrame":
-    """Read a coordinate STAR; a 0-byte file gives an empty table.
+    """Read a coordinate STAR into a DataFrame; a 0-byte file gives an empty table.
+
+    (:func:`cryopick.io.columns.read_coordinates` is the pandas-free reader it wraps.)
 
     Returns
     -------
     pandas.DataFrame
         At least ``rlnCoordinateX`` and ``rlnCoordinateY``.
     """
-    tables = read_star(path)
-    if not tables:
-        import pandas as pd
+    import pandas as pd
 
-        return pd.DataFrame({c: np.zeros(0) for c in ("rlnCoordinateX", "rlnCoordinateY")})
-    name = "" if "" in tables else next(iter(tables))
-    return get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY"))
+    from cryopick.io import columns
+
+    return pd.DataFrame(columns.read_coordinates(path))
 
 
 def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coordinate_files: list[str]) -> None:
@@ -87,11 +86,12 @@ def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coord
 
 
 def read_coordinate_list(path: str | os.PathLike) -> "pd.DataFrame":
-    """Read ``autopick.star``: rlnMicrographName -> rlnMicrographCoordinates."""
-    tables = read_star(path)
-    if not tables:
-        raise BadInputError(f"{path}: empty coordinate list")
-    return get_table(tables, LIST_TABLE, path, required=("rlnMicrographName", "rlnMicrographCoordinates"))
+    """Read ``autopick.star`` into a DataFrame: rlnMicrographName -> rlnMicrographCoordinates."""
+    import pandas as pd
+
+    from cryopick.io import columns
+
+    return pd.DataFrame(columns.read_coordinate_list(path))
 
 
 def resolve(project_root: str | os.PathLike, relative: str) -> Path:

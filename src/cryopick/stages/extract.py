@@ -27,7 +27,7 @@ docstring of :func:`run`):
 
 Speed: micrographs run in ``threads`` threads with OpenBLAS kept single-threaded
 (:mod:`cryopick.extraction.blas`); plain extraction reads and writes its tables as
-column dictionaries (:mod:`cryopick.extraction.columns`) and never imports pandas,
+column dictionaries (:mod:`cryopick.io.columns`) and never imports pandas,
 whose import alone costs about a third of a second; re-extraction reads the
 refinement's ``_data.star`` with pandas.
 """
@@ -44,9 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from cryopick.errors import BadInputError, CryopickError, MissingFileError
-from cryopick.extraction import columns as tbl
+from cryopick.io import columns as tbl
 from cryopick.extraction.blas import single_threaded_blas
-from cryopick.extraction.columns import Columns
+from cryopick.io.columns import Columns
 from cryopick.io.coords import resolve, write_coordinate_list
 from cryopick.io.jobdir import ABORTED, JobDir, per_micrograph_output, post_path
 from cryopick.io.pipeline import register_job

@@ -17,10 +17,12 @@ import numpy as np
 from cryopick.errors import BadInputError
 from cryopick.io.coords import LIST_TABLE
 from cryopick.io.labels import label_kind
-from cryopick.io.optics import OPTICS_REQUIRED, PIXEL_SIZE_LABELS
-from cryopick.io.star import get_table, read_star_raw
+from cryopick.io.star import RawTable, get_table, read_star_raw
 
 Columns = dict[str, np.ndarray]
+
+OPTICS_REQUIRED = ("rlnVoltage", "rlnSphericalAberration")
+PIXEL_SIZE_LABELS = ("rlnImagePixelSize", "rlnMicrographPixelSize", "rlnMicrographOriginalPixelSize")
 
 
 def n_rows(table: Mapping[str, Any]) -> int:
@@ -120,7 +122,7 @@ def frame_columns(df: Any) -> Columns:
 
 
 def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs") -> tuple[Columns, Columns]:
-    """Optics and data tables of a RELION >= 3.1 STAR file, validated as ``read_optics_star``.
+    """Optics and data tables of a RELION >= 3.1 STAR file, validated (see :func:`optics_tables`).
 
     Other layouts (RELION 3.0: no optics table) go through
     :func:`cryopick.io.optics.read_optics_star`, which converts them (and imports pandas).
@@ -143,6 +145,22 @@ def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs")
 
         star = read_optics_star(path, data_name)
         return frame_columns(star.optics), frame_columns(star.data)
+    return optics_tables(tables, path, data_name)
+
+
+def optics_tables(tables: Mapping[str, RawTable], path: object, data_name: str) -> tuple[Columns, Columns]:
+    """Validate the optics and data tables of a parsed RELION >= 3.1 STAR file.
+
+    The one place these rules live (RELION's ``ObservationModel::loadSafely``): the optics
+    table has rlnOpticsGroup, voltage, Cs and a pixel size; the data table exists; a data
+    table without rlnOpticsGroup is given group 1 when there is one group; every group used
+    is defined.
+
+    Returns
+    -------
+    optics, data : Columns
+        Copies of the column dictionaries (the data table may have gained rlnOpticsGroup).
+    """
     if data_name not in tables:
         have = ", ".join(f"data_{t}" for t in tables)
         raise BadInputError(f"{path}: no table data_{data_name} (found {have})")

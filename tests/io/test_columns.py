@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cryopick.errors import BadInputError, MissingFileError
-from cryopick.extraction.columns import (
+from cryopick.io.columns import (
     concat,
     micrograph_pixel_size,
     read_coordinates,
