@@ -148,7 +148,7 @@ def main() -> int:
             jobs[label] = job
     load_after = load()
 
-    from cryopick.extraction.columns import n_rows, read_table
+    from cryopick.io.columns import n_rows, read_table
 
     n_parts = None
     if ours2 in jobs:
