@@ -211,8 +211,21 @@ class LoGPicker:
 
     # -- the steps ---------------------------------------------------------------------
 
-    def _normalised_square(self, mic: np.ndarray, seed: int) -> np.ndarray:
-        """Steps 1–2: normalised, contrast-flipped micrograph in an N×N square (float32)."""
+    def _centred_square(self, mic: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
+        """Steps 1–2: the micrograph minus its mean in an N×N square, and the factor to finish.
+
+        RELION normalises to (x - μ)/σ, flips dark particles and pads with N(0, 1) noise.
+        The division by σ and the flip are left to the (much smaller) cropped transform:
+        the square holds x - μ (outliers set to 0, i.e. to the mean) and the padding holds
+        noise·σ·sign, so that square·(sign/σ) is RELION's normalised square.
+
+        Returns
+        -------
+        square : ndarray, shape (N, N), float32
+            A per-thread buffer.
+        scale : float
+            sign/σ, to be applied after the Fourier transform (linear).
+        """
         g, p = self.geo, self.params
         x = np.asarray(mic, dtype=np.float32)
         out = self._scratch("square", (g.n, g.n), np.float32)  # every pixel is written below
@@ -226,20 +239,20 @@ class LoGPicker:
             raise BadInputError("micrograph has zero variance (all pixels equal)")
         lo, hi = float(x.min()), float(x.max())
         sign = 1.0 if p.particles_white else -1.0
-        np.multiply(view, np.float32(sign / sigma), out=view)
         if (hi - mu) / sigma > p.outlier_zscore or (mu - lo) / sigma > p.outlier_zscore:
-            view[np.abs(x - np.float32(mu)) > np.float32(p.outlier_zscore * sigma)] = 0.0
+            view[np.abs(view) > np.float32(p.outlier_zscore * sigma)] = 0.0
         if (g.ny, g.nx) != (g.n, g.n):
-            self._fill_padding(out, y0, x0, seed)
-        return out
+            self._fill_padding(out, y0, x0, seed, np.float32(sigma * sign))
+        return out, sign / sigma
 
-    def _fill_padding(self, out: np.ndarray, y0: int, x0: int, seed: int) -> None:
-        """Fill the square outside the micrograph with RELION's noise, in its row-major order."""
+    def _fill_padding(self, out: np.ndarray, y0: int, x0: int, seed: int, factor: np.float32) -> None:
+        """Fill the square outside the micrograph with RELION's noise (times ``factor``), in its row-major order."""
         g = self.geo
         left, right = x0, g.n - x0 - g.nx
         bottom = g.n - y0 - g.ny
         count = y0 * g.n + g.ny * (left + right) + bottom * g.n
         noise = relion_gaussians(seed, count)
+        noise *= factor
         k = y0 * g.n
         out[:y0] = noise[:k].reshape(y0, g.n)
         middle = noise[k : k + g.ny * (left + right)].reshape(g.ny, left + right)
@@ -277,7 +290,9 @@ class LoGPicker:
             Index into ``self.geo.diameters``.
         """
         g = self.geo
-        ft = self._cropped_transform(self._normalised_square(mic, seed))
+        square, scale = self._centred_square(mic, seed)
+        ft = self._cropped_transform(square)
+        ft *= np.float32(scale)
         maps = np.fft.irfft2(ft[None, :, :] * self._filters, s=(g.w, g.w), axes=(-2, -1))
         best_fom = maps[0].copy()
         best_index = np.zeros(best_fom.shape, dtype=np.intp)
