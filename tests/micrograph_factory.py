@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from cryopick.io.mrc import write_mrc
-from cryopick.io.optics import OpticsStar, write_optics_star
+from cryopick.io.optics import OpticsStar, single_optics_group, write_optics_star
 
 
 def blob_micrograph(
@@ -61,17 +61,7 @@ def write_project(
     names = names or [f"MotionCorr/job002/Movies/mic_{k + 1:03d}.mrc" for k in range(len(micrographs))]
     for name, mic in zip(names, micrographs):
         write_mrc(root / name, mic, pixel_size)
-    optics = pd.DataFrame(
-        {
-            "rlnOpticsGroupName": ["opticsGroup1"],
-            "rlnOpticsGroup": [1],
-            "rlnMicrographOriginalPixelSize": [pixel_size / 2],
-            "rlnVoltage": [300.0],
-            "rlnSphericalAberration": [2.7],
-            "rlnAmplitudeContrast": [0.1],
-            "rlnMicrographPixelSize": [pixel_size],
-        }
-    )
+    optics = single_optics_group(pixel_size, original_pixel_size_angstrom=pixel_size / 2)
     n = len(names)
     data = pd.DataFrame(
         {

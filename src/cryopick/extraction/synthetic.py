@@ -19,7 +19,7 @@ import pandas as pd
 from cryopick.io.coords import picks_frame, write_coordinate_list, write_coordinates
 from cryopick.io.jobdir import per_micrograph_output
 from cryopick.io.mrc import write_mrc
-from cryopick.io.optics import OpticsStar, write_optics_star
+from cryopick.io.optics import OpticsStar, single_optics_group, write_optics_star
 
 
 @dataclass
@@ -143,17 +143,7 @@ def write_synthetic_project(
     coords_star = "AutoPick/job006/autopick.star"
     write_coordinate_list(root / coords_star, mics, coord_files)
 
-    optics = pd.DataFrame(
-        {
-            "rlnOpticsGroupName": np.array(["opticsGroup1"], dtype=object),
-            "rlnOpticsGroup": np.array([1], dtype=np.int64),
-            "rlnMicrographOriginalPixelSize": [pixel_size_angstrom],
-            "rlnVoltage": [300.0],
-            "rlnSphericalAberration": [2.7],
-            "rlnAmplitudeContrast": [0.1],
-            "rlnMicrographPixelSize": [pixel_size_angstrom],
-        }
-    )
+    optics = single_optics_group(pixel_size_angstrom)
     data = pd.DataFrame(
         {
             "rlnMicrographName": np.array(mics, dtype=object),

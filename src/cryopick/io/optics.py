@@ -71,6 +71,41 @@ class OpticsStar:
         return rows.iloc[0]
 
 
+def single_optics_group(
+    pixel_size_angstrom: float,
+    voltage_kv: float = 300.0,
+    cs_mm: float = 2.7,
+    amplitude_contrast: float = 0.1,
+    original_pixel_size_angstrom: float | None = None,
+    micrograph_pixel_size: bool = True,
+) -> "pd.DataFrame":
+    """A one-row ``data_optics`` table (``opticsGroup1``) as CtfFind writes it.
+
+    Parameters
+    ----------
+    pixel_size_angstrom : float
+        rlnMicrographPixelSize (and the original pixel size unless given).
+    original_pixel_size_angstrom : float, optional
+        rlnMicrographOriginalPixelSize (movie pixels).
+    micrograph_pixel_size : bool
+        Include rlnMicrographPixelSize (movie STAR files have none).
+    """
+    import pandas as pd
+
+    original = pixel_size_angstrom if original_pixel_size_angstrom is None else original_pixel_size_angstrom
+    columns: dict[str, list] = {
+        "rlnOpticsGroupName": ["opticsGroup1"],
+        "rlnOpticsGroup": [1],
+        "rlnMicrographOriginalPixelSize": [float(original)],
+        "rlnVoltage": [float(voltage_kv)],
+        "rlnSphericalAberration": [float(cs_mm)],
+        "rlnAmplitudeContrast": [float(amplitude_contrast)],
+    }
+    if micrograph_pixel_size:
+        columns["rlnMicrographPixelSize"] = [float(pixel_size_angstrom)]
+    return pd.DataFrame(columns)
+
+
 def _convert_legacy(path: Path, df: "pd.DataFrame", data_name: str) -> OpticsStar:
     present = [c for c in _LEGACY_OPTICS if c in df.columns]
     missing = [c for c in OPTICS_REQUIRED if c not in df.columns]

@@ -51,7 +51,7 @@ from cryopick.ctf import CtfParams, ctf_image
 from cryopick.errors import BadInputError
 from cryopick.io.jobdir import JobDir
 from cryopick.io.mrc import write_mrc
-from cryopick.io.optics import OpticsStar, write_optics_star
+from cryopick.io.optics import OpticsStar, single_optics_group, write_optics_star
 from cryopick.io.pipeline import register_job
 from cryopick.io.star import list_table, read_star, write_star
 from cryopick.sim.density import make_particle_models
@@ -103,20 +103,11 @@ def micrograph_names(n: int) -> list[str]:
     return [f"{MOTIONCORR_JOB}Movies/mic_{i + 1:0{width}d}.mrc" for i in range(n)]
 
 
-def _optics(params: SimParams, original: bool = True, micrograph: bool = True) -> pd.DataFrame:
-    cols: dict[str, list] = {"rlnOpticsGroupName": ["opticsGroup1"], "rlnOpticsGroup": [1]}
-    if original:
-        cols["rlnMicrographOriginalPixelSize"] = [params.pixel_size_angstrom]
-    cols.update(
-        {
-            "rlnVoltage": [params.voltage_kv],
-            "rlnSphericalAberration": [params.cs_mm],
-            "rlnAmplitudeContrast": [params.amplitude_contrast],
-        }
+def _optics(params: SimParams, micrograph: bool = True) -> pd.DataFrame:
+    return single_optics_group(
+        params.pixel_size_angstrom, params.voltage_kv, params.cs_mm, params.amplitude_contrast,
+        micrograph_pixel_size=micrograph,
     )
-    if micrograph:
-        cols["rlnMicrographPixelSize"] = [params.pixel_size_angstrom]
-    return pd.DataFrame(cols)
 
 
 def _carbon_flags(params: SimParams) -> np.ndarray:
@@ -222,7 +213,7 @@ def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult
     # --- Import (names of movies that are not simulated) and MotionCorr
     movies = pd.DataFrame({"rlnMicrographMovieName": [f"Movies/{Path(n).stem}.tiff" for n in names],
                            "rlnOpticsGroup": np.ones(len(names), dtype=np.int64)})
-    movie_optics = _optics(params, original=True, micrograph=False)
+    movie_optics = _optics(params, micrograph=False)
     write_optics_star(root / IMPORT_JOB / "movies.star", OpticsStar(movie_optics, movies, "movies"))
     corrected = pd.DataFrame({"rlnMicrographName": names, "rlnOpticsGroup": np.ones(len(names), dtype=np.int64)})
     write_optics_star(root / MOTIONCORR_JOB / "corrected_micrographs.star",

@@ -31,6 +31,7 @@ import numpy as np
 
 from cryopick.errors import BadInputError, Cancelled, CryopickError, MissingFileError, PartialFailure
 from cryopick.io.atomic import write_text_atomic
+from cryopick.io.columns import read_coordinates as read_coordinate_columns
 from cryopick.io.coords import picks_columns, resolve, write_coordinate_list, write_coordinates
 from cryopick.io.jobdir import JobDir, per_micrograph_output
 from cryopick.io.mrc import read_header, read_mrc
@@ -188,10 +189,7 @@ def _pick_one(
     coord_rel = per_micrograph_output(job.rel, name, SUFFIX)
     coord_path = root / coord_rel
     if reuse and coord_path.exists():
-        from cryopick.io.star import read_star_raw
-
-        tables = read_star_raw(coord_path)
-        fom = tables[""].columns.get("rlnAutopickFigureOfMerit", np.zeros(0)) if "" in tables else np.zeros(0)
+        fom = read_coordinate_columns(coord_path).get("rlnAutopickFigureOfMerit", np.zeros(0))
         return _Done(index, name, coord_rel, np.asarray(fom, dtype=float))
     mic_path = resolve(root, name)
     hdr = read_header(mic_path)
