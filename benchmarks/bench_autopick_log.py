@@ -28,8 +28,8 @@ from common import fresh, median_of, mpi_env, require, timed  # noqa: E402
 from cryopick.io.coords import read_coordinates, write_coordinate_list  # noqa: E402
 from cryopick.io.jobdir import per_micrograph_output  # noqa: E402
 from cryopick.io.optics import read_micrograph_list  # noqa: E402
-from cryopick.metrics import score_pick_files  # noqa: E402
-from cryopick.sim.project import preset, simulate_project  # noqa: E402
+from cryopick.scoring import score_pick_files  # noqa: E402
+from cryopick.synthetic.project import preset, simulate_project  # noqa: E402
 
 MICS = "CtfFind/job003/micrographs_ctf.star"
 DMIN, DMAX, MAXRES = 150, 180, 20

@@ -35,11 +35,11 @@ import numpy as np
 def build_inputs(root: Path, n_mics: int, picks: int, seed: int) -> tuple[str, str, str]:
     """Micrographs + coordinates; ``cryopick.sim`` if it works, else the extraction test generator."""
     try:
-        from cryopick.io.coords import picks_frame, write_coordinate_list, write_coordinates
+        from cryopick.io.coords import picks_columns, write_coordinate_list, write_coordinates
         from cryopick.io.jobdir import per_micrograph_output
         from cryopick.io.star import read_star
         from cryopick.sim.params import SimParams
-        from cryopick.sim.project import simulate_project
+        from cryopick.synthetic.project import simulate_project
 
         sim = simulate_project(SimParams(n_micrographs=n_mics, seed=seed, mic_size_px=(1920, 1856),
                                          particles_per_mic=picks), root)
@@ -50,20 +50,20 @@ def build_inputs(root: Path, n_mics: int, picks: int, seed: int) -> tuple[str, s
             rows = truth[truth["rlnMicrographName"] == mic]
             cf = per_micrograph_output("AutoPick/job006/", mic, "_autopick.star")
             x = rows["rlnCoordinateX"].to_numpy(float)
-            write_coordinates(root / cf, picks_frame(x, rows["rlnCoordinateY"].to_numpy(float), rng.uniform(0, 3, len(x))))
+            write_coordinates(root / cf, picks_columns(x, rows["rlnCoordinateY"].to_numpy(float), rng.uniform(0, 3, len(x))))
             mics.append(mic)
             files.append(cf)
         write_coordinate_list(root / "AutoPick/job006/autopick.star", mics, files)
         mics_star = str(Path(sim.micrographs_star).relative_to(root)) if Path(sim.micrographs_star).is_absolute() else str(sim.micrographs_star)
         return mics_star, "AutoPick/job006/autopick.star", "cryopick.sim.simulate_project"
     except Exception as exc:  # the simulator is optional here
-        print(f"(cryopick.sim unavailable: {exc!r}; using cryopick.extraction.synthetic)")
+        print(f"(cryopick.sim unavailable: {exc!r}; using cryopick.synthetic.extraction)")
         shutil.rmtree(root, ignore_errors=True)
-        from cryopick.extraction.synthetic import write_synthetic_project
+        from cryopick.synthetic.extraction import write_synthetic_project
 
         p = write_synthetic_project(root, n_micrographs=n_mics, shape=(1856, 1920), picks_per_micrograph=picks,
                                     seed=seed, pixel_size_angstrom=0.885)
-        return p.micrographs_star, p.coords_star, "cryopick.extraction.synthetic"
+        return p.micrographs_star, p.coords_star, "cryopick.synthetic.extraction"
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:

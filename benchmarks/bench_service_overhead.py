@@ -77,7 +77,7 @@ def main() -> int:
 
     from cryopick.flows.params import ExtractParams, LoGParams
     from cryopick.sim.params import SimParams, preset
-    from cryopick.sim.project import simulate_project
+    from cryopick.synthetic.project import simulate_project
 
     cases: dict[str, tuple[SimParams, str]] = {}
     if args.preset in ("small", "both"):

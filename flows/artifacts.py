@@ -9,6 +9,7 @@ public URLs) plus the file path.
 from __future__ import annotations
 
 import base64
+import io
 import os
 import re
 import threading
@@ -18,7 +19,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from cryopick.io.mrc import read_header, read_mrc
-from cryopick.io.star import get_table, read_star_raw, split_image_name
+from cryopick.io.columns import read_table
+from cryopick.io.coords import read_coordinate_list, read_coordinates
+from cryopick.io.star import split_image_name
 
 _MAX_DISPLAY_PX = 512
 _FIGURE_CANDIDATES = 20
@@ -98,8 +101,6 @@ def preload() -> None:
 
         def run() -> None:
             try:
-                import io
-
                 plt = _pyplot()
                 import matplotlib.collections  # noqa: F401
 
@@ -129,15 +130,6 @@ def _line_count(path: Path) -> int:
         return 0
 
 
-def _read_picks(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a coordinate STAR (pandas-free: pandas alone costs ~0.5 s to import); {} if empty."""
-    tables = read_star_raw(path)
-    if not tables:
-        return {"rlnCoordinateX": np.zeros(0), "rlnCoordinateY": np.zeros(0)}
-    name = "" if "" in tables else next(iter(tables))
-    return get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY")).columns
-
-
 def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Path, diameter_angstrom: float) -> str | None:
     """Draw one micrograph of a coordinate list with its picks coloured by figure of merit.
 
@@ -147,15 +139,14 @@ def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Pat
     of circles. Returns the micrograph name, or None if none of them has picks.
     """
     root = Path(project_root)
-    listing = read_star_raw(root / coords_star)
-    table = get_table(listing, "coordinate_files", root / coords_star, required=("rlnMicrographName", "rlnMicrographCoordinates"))
-    candidates = list(zip(table.columns["rlnMicrographName"], table.columns["rlnMicrographCoordinates"]))[:_FIGURE_CANDIDATES]
+    listing = read_coordinate_list(root / coords_star)
+    candidates = list(zip(listing["rlnMicrographName"], listing["rlnMicrographCoordinates"]))[:_FIGURE_CANDIDATES]
     ranked = sorted(((_line_count(root / str(c)), k) for k, (_m, c) in enumerate(candidates)), key=lambda t: (-t[0], t[1]))
     best = None
     for lines, k in ranked:
         if lines == 0:
             break
-        picks = _read_picks(root / str(candidates[k][1]))
+        picks = read_coordinates(root / str(candidates[k][1]))
         if len(picks["rlnCoordinateX"]):
             best = (str(candidates[k][0]), picks)
             break
@@ -230,10 +221,9 @@ def montage(images: np.ndarray, cols: int, gap_px: int = 2) -> np.ndarray:
 def particles_montage(project_root: str | os.PathLike, particles_star: str, out_png: Path, n: int = 36) -> int:
     """A grid of the first ``n`` extracted particles (one image); returns how many were drawn."""
     root = Path(project_root)
-    tables = read_star_raw(root / particles_star)
-    data = get_table(tables, "particles", root / particles_star, required=("rlnImageName",))
-    total = len(data)
-    names = list(data.columns["rlnImageName"][:n])
+    data = read_table(root / particles_star, "particles", required=("rlnImageName",))
+    total = len(data["rlnImageName"])
+    names = list(data["rlnImageName"][:n])
     if not names:
         return 0
     stacks: dict[str, np.ndarray] = {}

@@ -21,7 +21,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -31,14 +30,13 @@ from prefect.context import TaskRunContext
 from prefect.logging import get_logger
 
 import cryopick
+from cryopick.io.star import referenced_files
 
 #: Where results and cache records live, relative to the project.
 RESULTS_DIR = ".cryopick/prefect-results"
 #: Where the job directory allocated for a cache key is remembered (retries reuse it).
 JOBS_DIR = ".cryopick/jobs"
 
-_FILE_EXT = re.compile(r"\.(star|mrc|mrcs|mrcz|tif|tiff|eer|sav|txt|box|coords)$", re.IGNORECASE)
-_IMAGE_INDEX = re.compile(r"^\d+@")
 
 
 # --------------------------------------------------------------------------- file content
@@ -47,21 +45,6 @@ _IMAGE_INDEX = re.compile(r"^\d+@")
 def _mrc_like_fingerprint(path: Path) -> list:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns]
-
-
-def referenced_files(star_text: str) -> list[str]:
-    """Project-relative file names mentioned in a STAR file's values, in order, without duplicates.
-
-    Image names ``000012@Extract/job007/a.mrcs`` count as the stack file.
-    """
-    seen: dict[str, None] = {}
-    for token in star_text.split():
-        if token.startswith(("_", "#", "data_", "loop_")):
-            continue
-        name = _IMAGE_INDEX.sub("", token.strip("\"'"))
-        if _FILE_EXT.search(name):
-            seen.setdefault(name, None)
-    return list(seen)
 
 
 def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) -> list:
@@ -81,7 +64,7 @@ def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) 
     entry: list = [rel, hashlib.sha256(data).hexdigest()]
     if depth > 0:
         children = []
-        for name in referenced_files(data.decode("utf-8", errors="replace")):
+        for name in referenced_files(path):
             if os.path.isabs(name) or name == rel:
                 continue
             children.append(file_fingerprint(root, name, depth - 1))
@@ -212,8 +195,8 @@ class JobContentPolicy(CachePolicy):
     """Prefect cache policy for job tasks.
 
     The task's inputs must contain ``project`` (a :class:`~cryopick.flows.tasks.ProjectRef`),
-    ``params`` (a pydantic model) and the project-relative input files as ``str`` arguments
-    named ``*_star`` or ``*_path``.
+    ``params`` (a pydantic model) and ``files``: the project-relative input files by field
+    name (a field may hold a tuple of files).
     """
 
     step: str = ""
@@ -235,20 +218,23 @@ class JobContentPolicy(CachePolicy):
         return key
 
 
-def input_files_of(inputs: Mapping[str, Any]) -> list[str]:
-    """The file arguments of a task call: ``str`` values of arguments named ``*_star`` / ``*_path``."""
-    return [v for k, v in sorted(inputs.items()) if k.endswith(("_star", "_path")) and isinstance(v, str) and v]
+def input_files_of(files: Mapping[str, Any]) -> list[str]:
+    """The input files of a task call, in field-name order (tuples of files flattened)."""
+    out: list[str] = []
+    for _, value in sorted(files.items()):
+        out.extend(v for v in (value if isinstance(value, (tuple, list)) else (value,)) if isinstance(v, str) and v)
+    return out
 
 
 def key_for_inputs(step: str, stage_module: str, inputs: Mapping[str, Any]) -> str:
-    """:func:`job_cache_key` from a task's call arguments."""
+    """:func:`job_cache_key` from a task's call arguments (``project``, ``params``, ``files``)."""
     params = inputs.get("params")
     params_dict = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params or {})
-    names = {k: v for k, v in inputs.items() if k.endswith(("_star", "_path"))}
+    files = dict(inputs.get("files") or {})
     return job_cache_key(
         step,
         stage_module,
         inputs["project"].project_dir,
-        input_files_of(inputs),
-        {"params": params_dict, "files": names},
+        input_files_of(files),
+        {"params": params_dict, "files": {k: list(v) if isinstance(v, tuple) else v for k, v in files.items()}},
     )

@@ -15,7 +15,8 @@ from prefect.states import Completed
 
 from cryopick.flows import artifacts
 from cryopick.flows.client import StepNotAvailable
-from cryopick.flows.tasks import ProjectRef, for_project
+from cryopick.flows.params import STEPS
+from cryopick.flows.tasks import ProjectRef, for_project, job_task
 
 
 class ChainStopped(Exception):
@@ -31,7 +32,7 @@ class Chain:
     project : ProjectRef
         The project.
     planned : list[str]
-        Names of every step the flow would run, in order (for the "not run" list).
+        Titles of every step the flow would run, in order (for the "not run" list).
     """
 
     project: ProjectRef
@@ -40,9 +41,13 @@ class Chain:
     stopped_at: str = ""
     message: str = ""
 
-    def run(self, task_obj: Any, **kwargs: Any) -> dict[str, Any]:
-        """Run one job task; returns its result dict (raises :class:`ChainStopped` / the task's error)."""
-        state = for_project(task_obj, self.project)(project=self.project, return_state=True, **kwargs)
+    def run(self, key: str, params: Any, **files: str) -> dict[str, Any]:
+        """Run flow step ``key`` (:data:`cryopick.flows.params.STEPS`) with ``params`` on the input ``files``.
+
+        Returns its result dict; raises :class:`ChainStopped` (step not available) or the task's error.
+        """
+        task_obj = job_task(STEPS[key])
+        state = for_project(task_obj, self.project)(project=self.project, params=params, files=files, return_state=True)
         name = task_obj.name
         run_id = str(state.state_details.task_run_id)
         if state.is_completed():

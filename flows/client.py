@@ -14,23 +14,19 @@ dropped, so a retry connects afresh to a restarted service.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-ROLES = ("picker", "extractor", "classifier", "ranker", "topaz")
+from cryopick.services.gen import common_pb2
 
-#: role -> (module of the generated code, stub class, gRPC service name)
-_STUBS = {
-    "picker": ("picker", "PickerServiceStub", "cryopick.v1.PickerService"),
-    "extractor": ("extractor", "ExtractorServiceStub", "cryopick.v1.ExtractorService"),
-    "classifier": ("classifier", "ClassifierServiceStub", "cryopick.v1.ClassifierService"),
-    "ranker": ("ranker", "RankerServiceStub", "cryopick.v1.RankerService"),
-    "topaz": ("topaz", "TopazServiceStub", "cryopick.v1.TopazService"),
-}
+from cryopick.stages.registry import ROLES, SERVICE_NAMES, StageSpec
 
 #: Options of the cached channels: reconnect quickly to a local service that restarts
 #: (gRPC's default backoff grows to 120 s between connection attempts).
@@ -110,7 +106,7 @@ class StepNotAvailable(ServiceCallError):
 
 def resolve_address(role: str, addresses: Mapping[str, str] | None = None) -> str:
     """The ``host:port`` of a role: the flow parameter if given, else ``CRYOPICK_<ROLE>_ADDRESS``."""
-    if role not in _STUBS:
+    if role not in SERVICE_NAMES:
         raise ValueError(f"unknown service role {role!r}; expected one of {', '.join(ROLES)}")
     given = (addresses or {}).get(role) or ""
     address = given or os.environ.get(f"CRYOPICK_{role.upper()}_ADDRESS", "")
@@ -124,22 +120,16 @@ def resolve_address(role: str, addresses: Mapping[str, str] | None = None) -> st
 
 
 def _stub(role: str, channel: grpc.Channel) -> Any:
-    import importlib
-
-    module, cls, _ = _STUBS[role]
-    grpc_mod = importlib.import_module(f"cryopick.services.gen.{module}_pb2_grpc")
-    return getattr(grpc_mod, cls)(channel)
+    grpc_mod = importlib.import_module(f"cryopick.services.gen.{role}_pb2_grpc")
+    return getattr(grpc_mod, SERVICE_NAMES[role].rsplit(".", 1)[1] + "Stub")(channel)
 
 
-def request_message(role: str, message: str, job_dir: str, project: str, fields: Mapping[str, Any]) -> Any:
-    """Build a request message ``cryopick.v1.<message>`` with its ``JobTarget`` and parameter fields."""
-    import importlib
-
-    from cryopick.services.gen import common_pb2
-
-    pb2 = importlib.import_module(f"cryopick.services.gen.{_STUBS[role][0]}_pb2")
+def request_message(spec: StageSpec, job_dir: str, project: str, fields: Mapping[str, Any]) -> Any:
+    """The stage's request message with its ``JobTarget`` and parameter fields (None = unset)."""
+    pb2 = importlib.import_module(f"cryopick.services.gen.{spec.role}_pb2")
     target = common_pb2.JobTarget(project=project, job_dir=job_dir)
-    return getattr(pb2, message)(target=target, **{k: v for k, v in fields.items() if v is not None})
+    values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in fields.items() if v is not None}
+    return getattr(pb2, spec.request)(target=target, **values)
 
 
 def result_to_dict(result: Any) -> dict[str, Any]:
@@ -165,11 +155,7 @@ class ProgressEvent:
 
 def wait_until_serving(address: str, role: str, timeout_s: float) -> None:
     """Block until the role's gRPC health check says SERVING, or raise a transient error."""
-    import time
-
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    service = _STUBS[role][2]
+    service = SERVICE_NAMES[role]
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     with grpc.insecure_channel(address) as channel:
@@ -190,8 +176,7 @@ def wait_until_serving(address: str, role: str, timeout_s: float) -> None:
 
 def call_job(
     step: str,
-    role: str,
-    method: str,
+    spec: StageSpec,
     request: Any,
     address: str,
     on_progress: Callable[[ProgressEvent], None] | None = None,
@@ -215,6 +200,7 @@ def call_job(
     ServiceCallError
         Any other error status, or a stream that ended without a result.
     """
+    role, method = spec.role, spec.rpc
     channel = channel_for(address)
     try:
         _wait_reachable(channel, role, connect_timeout_s)
@@ -256,11 +242,9 @@ def _wait_reachable(channel: grpc.Channel, role: str, timeout_s: float) -> None:
     ``timeout_s``. Any answer counts, including NOT_SERVING or UNIMPLEMENTED (a server
     without the health service): the job RPC itself then says what the server thinks.
     """
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
     try:
         health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=_STUBS[role][2]), timeout=timeout_s, wait_for_ready=True
+            health_pb2.HealthCheckRequest(service=SERVICE_NAMES[role]), timeout=timeout_s, wait_for_ready=True
         )
     except grpc.RpcError as exc:
         if exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):

@@ -1,10 +1,11 @@
 """Facility processing: pick and extract only the micrographs added since the last run.
 
-Scheduled (see ``prefect.yaml``). Each run diffs the micrographs STAR against the record of
-processed micrographs (``<project>/.cryopick/facility/processed.txt``); if there are new
-ones it writes them as a Select job (``Select/jobNNN/micrographs_new.star``), picks them (LoG,
-or Topaz with a trained model), extracts the particles and only then records them as
-processed, so a failed or stopped run retries the same micrographs next time.
+Scheduled (see ``prefect.yaml``). Each run compares the micrographs STAR with the selections
+earlier runs processed completely (recorded in ``<project>/.cryopick/facility/processed.txt``,
+one ``Select/jobNNN/micrographs_new.star`` per line). If there are new micrographs, the
+picker service writes them as a Select job (stage ``select-new``), they are picked (LoG, or
+Topaz with a trained model) and extracted, and only then is the selection recorded, so a
+failed or stopped run retries the same micrographs next time.
 """
 
 from __future__ import annotations
@@ -13,59 +14,43 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 
 from cryopick.flows.chain import Chain, ChainStopped
-from cryopick.flows.params import ExtractParams, LoGParams, ServiceAddresses, TopazPickParams
-from cryopick.flows.tasks import ProjectRef, autopick_log, extract_particles, node, topaz_pick
+from cryopick.flows.params import (
+    STEPS,
+    ExtractParams,
+    LoGPickingParams,
+    NewMicrographsParams,
+    ServiceAddresses,
+    TopazPickingParams,
+)
+from cryopick.flows.tasks import ProjectRef, node
+from cryopick.io.atomic import write_text_atomic
+from cryopick.io.optics import micrograph_names
 
 PROCESSED = ".cryopick/facility/processed.txt"
-NEW_STAR = "micrographs_new.star"
 
 
-def processed_micrographs(project_dir: str | os.PathLike) -> set[str]:
-    """Names of micrographs recorded as processed."""
+def processed_selections(project_dir: str | os.PathLike) -> list[str]:
+    """Project-relative micrograph lists (earlier selections) recorded as fully processed."""
     path = Path(project_dir) / PROCESSED
-    return set(path.read_text().split()) if path.exists() else set()
+    return path.read_text().split() if path.exists() else []
 
 
-def record_processed(project_dir: str | os.PathLike, names: list[str]) -> None:
-    """Append micrograph names to the processed record (atomically rewritten)."""
-    from cryopick.io.atomic import write_text_atomic
-
-    path = Path(project_dir) / PROCESSED
-    path.parent.mkdir(parents=True, exist_ok=True)
-    old = path.read_text() if path.exists() else ""
-    write_text_atomic(path, old + "".join(f"{n}\n" for n in names))
+def record_processed(project_dir: str | os.PathLike, selection_star: str) -> None:
+    """Record one selection as processed (the record is rewritten atomically)."""
+    done = processed_selections(project_dir)
+    write_text_atomic(Path(project_dir) / PROCESSED, "".join(f"{s}\n" for s in [*done, selection_star]))
 
 
-@task(name="Select new micrographs", task_run_name="Select new micrographs", cache_policy=NO_CACHE)
-def select_new_micrographs(project_dir: str, micrographs_star: str) -> dict[str, Any] | None:
-    """Write the not-yet-processed micrographs into a new Select job; None if there are none."""
-    from cryopick.io.jobdir import JobDir
-    from cryopick.io.optics import read_optics_star, write_optics_star
-    from cryopick.io.pipeline import allocate_job, register_job
-
+def new_micrograph_count(project_dir: str | os.PathLike, micrographs_star: str, processed: list[str]) -> int:
+    """How many micrographs of ``micrographs_star`` are in none of the ``processed`` lists."""
     root = Path(project_dir)
-    star = read_optics_star(root / micrographs_star, data_name="micrographs")
-    done = processed_micrographs(root)
-    names = [str(n) for n in star.data["rlnMicrographName"]]
-    keep = [n not in done for n in names]
-    new = [n for n, k in zip(names, keep) if k]
-    if not new:
-        return None
-    job_dir = allocate_job(root, "Select")
-    job = JobDir(root, job_dir)
-    job.begin(f"cryopick facility: micrographs of {micrographs_star} not processed before", "relion.select",
-              {"fn_mic": micrographs_star})
-    with job.running():
-        write_optics_star(root / job_dir / NEW_STAR, star.with_data(star.data[keep].reset_index(drop=True)))
-        job.log(f"{len(new)} new of {len(names)} micrographs")
-    out = f"{job_dir}{NEW_STAR}"
-    register_job(root, job_dir, "relion.select", "Succeeded",
-                 inputs=[(micrographs_star, "MicrographsData.star.relion.ctf")], outputs=[(out, "MicrographsData.star.relion")])
-    return {"job_dir": job_dir, "micrographs_star": out, "micrographs": new}
+    done: set[str] = set()
+    for rel in processed:
+        done.update(micrograph_names(root / rel))
+    return sum(1 for n in micrograph_names(root / micrographs_star) if n not in done)
 
 
 @flow(name="facility-picking", persist_result=False)
@@ -73,9 +58,9 @@ def facility_picking(
     project_dir: str,
     micrographs_star: str = "CtfFind/job003/micrographs_ctf.star",
     picker: Literal["log", "topaz"] = "log",
-    log_picking: LoGParams = LoGParams(),
+    log_picking: LoGPickingParams = LoGPickingParams(),
     topaz_model: str = "",
-    topaz_picking: TopazPickParams = TopazPickParams(),
+    topaz_picking: TopazPickingParams = TopazPickingParams(),
     extract: ExtractParams = ExtractParams(),
     services: ServiceAddresses = ServiceAddresses(),
     service_project: str = "",
@@ -93,24 +78,30 @@ def facility_picking(
     """
     logger = get_run_logger()
     project = ProjectRef(project_dir=os.path.abspath(project_dir), service_project=service_project, services=services)
-    new = select_new_micrographs(project.project_dir, micrographs_star)
-    if new is None:
+    processed = processed_selections(project.project_dir)
+    n_new = new_micrograph_count(project.project_dir, micrographs_star, processed)
+    if n_new == 0:
         logger.info("no new micrographs in %s", micrographs_star)
         return {"new_micrographs": 0, "steps": []}
-    logger.info("%d new micrographs -> %s", len(new["micrographs"]), new["micrographs_star"])
-    pick_task = autopick_log if picker == "log" else topaz_pick
-    chain = Chain(project, planned=[pick_task.name, extract_particles.name])
+    pick_key = "log_picking" if picker == "log" else "topaz_picking"
+    chain = Chain(project, planned=[STEPS[k].title for k in ("new_micrographs", pick_key, "extract")])
+    new_star = ""
     try:
+        selection = chain.run("new_micrographs", NewMicrographsParams(), micrographs_star=micrographs_star,
+                              processed_stars=tuple(processed))
+        new_star = node(selection, "MicrographsData")
+        logger.info("%d new micrographs -> %s", selection["counts"]["micrographs"], new_star)
         if picker == "log":
-            picks = chain.run(autopick_log, micrographs_star=new["micrographs_star"], params=log_picking)
+            picks = chain.run("log_picking", log_picking, micrographs_star=new_star)
         else:
-            picks = chain.run(topaz_pick, micrographs_star=new["micrographs_star"], model_path=topaz_model, params=topaz_picking)
-        chain.run(extract_particles, micrographs_star=new["micrographs_star"], coords_star=node(picks, "MicrographsCoords"), params=extract)
+            picks = chain.run("topaz_picking", topaz_picking, micrographs_star=new_star, model_path=topaz_model)
+        chain.run("extract", extract, micrographs_star=new_star, coords_star=node(picks, "MicrographsCoords"))
     except ChainStopped:
         pass
     final = chain.finish("facility-picking")
+    report = final if isinstance(final, dict) else final.data
     if not chain.stopped_at:
-        record_processed(project.project_dir, new["micrographs"])
-        final["new_micrographs"] = len(new["micrographs"])
-    final["new_micrographs_star"] = new["micrographs_star"]
+        record_processed(project.project_dir, new_star)
+    report["new_micrographs"] = n_new if not chain.stopped_at else 0
+    report["new_micrographs_star"] = new_star
     return final

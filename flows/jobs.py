@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.jobdir import job_number
-from cryopick.io.pipeline import allocate_job, pipeline_lock, read_pipeline, write_pipeline
+from cryopick.io.pipeline import allocate_job, release_job
 
 from cryopick.flows.caching import JOBS_DIR
 
@@ -49,25 +48,11 @@ def job_dir_for(project_root: str | os.PathLike, job_type: str, key: str) -> tup
 def release_job_dir(project_root: str | os.PathLike, job_dir: str, key: str) -> bool:
     """Give back a job directory nothing was written to (the service could not run the job).
 
-    Removes the empty directory (and its type directory if that is now empty), forgets the
-    key's record and, if no later job was allocated meanwhile, resets the pipeline's job
-    counter so the number is used again. Returns False (and does nothing) if the directory
-    is not empty.
+    Removes the empty directory and steps the job counter back (:func:`cryopick.io.pipeline.release_job`)
+    and forgets the key's record. Returns False (and does nothing) if the directory is not empty.
     """
     root = Path(project_root)
-    path = root / job_dir
-    if not path.is_dir() or any(path.iterdir()):
+    if not release_job(root, job_dir):
         return False
-    with pipeline_lock(root):
-        path.rmdir()
-        try:
-            path.parent.rmdir()
-        except OSError:
-            pass
-        p = read_pipeline(root)
-        n = job_number(job_dir)
-        if p.job_counter == n + 1:
-            p.job_counter = n
-            write_pipeline(root, p)
     (root / JOBS_DIR / f"{key}.json").unlink(missing_ok=True)
     return True

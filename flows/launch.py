@@ -17,6 +17,7 @@ before anything imports prefect.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import queue
 import signal
@@ -28,106 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-ROLES = ("picker", "extractor", "classifier", "ranker", "topaz")
-
-
-class LaunchError(RuntimeError):
-    """A service could not be started."""
-
+from cryopick.services.runtime.launch import LaunchError, ServiceProcess
+from cryopick.stages.registry import ROLES
 
 def env_var(role: str) -> str:
     return f"CRYOPICK_{role.upper()}_ADDRESS"
-
-
-@dataclass
-class ServiceProcess:
-    """One service subprocess (and the port it keeps across restarts).
-
-    Attributes
-    ----------
-    role : str
-    project_root : Path
-    log_path : Path
-        The service's stderr (appended across restarts).
-    port : int
-        0 until the first start; then fixed.
-    restarts : int
-        How many times the supervisor restarted it.
-    """
-
-    role: str
-    project_root: Path
-    log_path: Path
-    host: str = "127.0.0.1"
-    port: int = 0
-    startup_timeout_s: float = 120.0
-    restarts: int = 0
-    proc: subprocess.Popen | None = field(default=None, repr=False)
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", f"cryopick.services.{self.role}",
-            "--host", self.host, "--port", str(self.port), "--project-root", str(self.project_root),
-        ]
-
-    def start(self) -> None:
-        """Start the process and wait for its ``LISTENING host:port`` line."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        log.write(f"\n==== {time.ctime()}: {' '.join(self.command())}\n".encode())
-        log.flush()
-        self.proc = subprocess.Popen(
-            self.command(), stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in the terminal goes to us; we stop the services ourselves
-        )
-        log.close()
-        lines: queue.Queue[str | None] = queue.Queue()
-
-        def pump(stream) -> None:  # keep draining stdout so the service never blocks on it
-            for raw in iter(stream.readline, b""):
-                lines.put(raw.decode(errors="replace").strip())
-            lines.put(None)
-
-        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        deadline = time.monotonic() + self.startup_timeout_s
-        while True:
-            try:
-                line = lines.get(timeout=max(0.05, deadline - time.monotonic()))
-            except queue.Empty:
-                line = ""
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise LaunchError(f"{self.role} service did not report LISTENING within {self.startup_timeout_s:.0f} s; see {self.log_path}")
-            if line is None:
-                code = self.proc.wait()
-                raise LaunchError(f"{self.role} service exited with code {code} before listening; see {self.log_path}")
-            if line.startswith("LISTENING "):
-                host, _, port = line.split()[1].rpartition(":")
-                self.host, self.port = host or self.host, int(port)
-                return
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        """SIGTERM, wait up to ``grace_s``, then SIGKILL."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
 
 
 class LocalServices:
@@ -281,8 +187,6 @@ def prefect_api(prefect_home: str | os.PathLike | None = None, startup_timeout_s
 
 def _drain_prefect_workers() -> None:
     """Send the queued logs and events to the API before it goes away (else exit waits and complains)."""
-    import inspect
-
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
     from prefect.utilities.asyncutils import run_coro_as_sync

@@ -1,131 +1,94 @@
-"""Typed flow parameters: one pydantic model per job, defaults = the RELION tutorial's values.
+"""Flow parameters: one form per step of the chapter, derived from the stage's ``Params``.
 
-Field names are those of the stage ``Params`` dataclasses and of the gRPC request messages
-(``protos/cryopick/v1/*.proto``), so a model's ``model_dump()`` can be copied field for
-field into its request. The Prefect UI renders each model as a form with these fields.
+Nothing is copied by hand: each step's pydantic model has exactly the fields of its stage's
+``Params`` minus the input files (the flow wires those from earlier jobs), with the stage's
+types, the field help texts as descriptions, and as defaults the tutorial's values
+(:data:`cryopick.stages.presets.TUTORIAL`) where the tutorial sets them, else the stage's
+defaults (RELION's GUI defaults). The Prefect UI renders each model as a form.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import typing
+from dataclasses import dataclass
+from typing import Any, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-Device = Literal["auto", "cpu", "cuda"]
+from cryopick.stages.fields import MISSING, fields_of
+from cryopick.stages.presets import TUTORIAL
+from cryopick.stages.registry import ROLES, StageSpec, stage
 
 
-class _Params(BaseModel):
+class StepParams(BaseModel):
+    """Base of every step's parameter form (frozen; unknown fields are refused)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class SubsetParams(_Params):
-    """Select job, "Subsets" tab: split the micrographs, the first subset trains the pickers."""
+@dataclass(frozen=True, eq=False)
+class FlowStep:
+    """A step of a flow: a parameter name, the stage it runs and what the task is called (hashed by identity)."""
 
-    split_size: int = Field(10, description="Micrographs per subset (-1: derive from nr_split)")
-    nr_split: int = Field(-1, description="Number of subsets (-1: derive from split_size)")
-    random_order: bool = Field(False, description="Randomise the order before splitting")
-    seed: int = Field(1, description="Random seed of the shuffle")
+    key: str
+    stage: str
+    title: str
+    defaults: Mapping[str, Any]
 
-
-class LoGParams(_Params):
-    """AutoPick job, Laplacian-of-Gaussian tab (tutorial: 150/180 Å, maxres 20, thresholds 0 / 5)."""
-
-    diameter_min_angstrom: float = Field(150.0, description="Min. diameter for LoG filter (Å)")
-    diameter_max_angstrom: float = Field(180.0, description="Max. diameter for LoG filter (Å)")
-    particles_white: bool = Field(False, description="Are the particles white?")
-    max_resolution_angstrom: float = Field(20.0, description="Maximum resolution to consider (Å)")
-    threshold_stddev: float = Field(0.0, description="Adjust default threshold (stddev)")
-    upper_threshold_stddev: float = Field(5.0, description="Upper threshold (stddev)")
-    threads: int = Field(1, ge=1, description="Threads")
+    @property
+    def spec(self) -> StageSpec:
+        return stage(self.stage)
 
 
-class ExtractParams(_Params):
-    """Extract job (tutorial: box 256, invert, normalise, background 200 px, rescale to 64, float16)."""
-
-    box_size_px: int = Field(256, description="Particle box size (px, even)")
-    invert_contrast: bool = Field(True, description="Invert contrast?")
-    normalise: bool = Field(True, description="Normalize particles?")
-    bg_diameter_px: float = Field(200.0, description="Diameter background circle (px); -1 = 75 % of the box")
-    white_dust_sigma: float = Field(-1.0, description="Stddev for white dust removal (-1 = off)")
-    black_dust_sigma: float = Field(-1.0, description="Stddev for black dust removal (-1 = off)")
-    rescale_px: int = Field(64, description="Re-scaled box size (px); -1 = no rescaling")
-    float16: bool = Field(True, description="Write output in float16?")
-    threads: int = Field(1, ge=1, description="Threads")
+def _model_name(key: str) -> str:
+    return "".join(part.capitalize() if part != "log" else "LoG" for part in key.split("_")) + "Params"
 
 
-class FinalExtractParams(ExtractParams):
-    """Extraction of the Topaz picks, keeping picks with figure of merit above ``min_fom``."""
-
-    min_fom: float = Field(-3.0, description="Minimum autopick FOM (keep FOM > this)")
-
-
-class Class2DParams(_Params):
-    """2D classification job (VDAM, as in the tutorial)."""
-
-    nr_classes: int = Field(50, description="Number of classes")
-    tau2_fudge: float = Field(2.0, description="Regularisation parameter T")
-    use_vdam: bool = Field(True, description="Use VDAM algorithm?")
-    nr_minibatches: int = Field(200, description="Number of VDAM mini-batches")
-    mask_diameter_angstrom: float = Field(200.0, description="Mask diameter (Å)")
-    zero_mask: bool = Field(True, description="Mask individual particles with zeros?")
-    highres_limit_angstrom: float = Field(-1.0, description="Limit resolution E-step to (Å); -1 = off")
-    center_classes: bool = Field(True, description="Center class averages?")
-    ctf: bool = Field(True, description="Do CTF-correction?")
-    ctf_intact_first_peak: bool = Field(False, description="Ignore CTFs until first peak?")
-    psi_step_degrees: float = Field(6.0, description="In-plane angular sampling (deg)")
-    offset_range_px: float = Field(5.0, description="Offset search range (px)")
-    offset_step_px: float = Field(1.0, description="Offset search step (px)")
-    threads: int = Field(1, ge=1, description="Threads")
-    device: Device = "auto"
+def step_model(step: FlowStep) -> type[StepParams]:
+    """The parameter form of ``step``: its stage's fields minus input files, defaults from the preset."""
+    cls = step.spec.params_class
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for f in fields_of(cls):
+        if f.is_input:
+            continue
+        default = step.defaults.get(f.name, f.default)
+        description = f.info.help + (f" ({f.info.unit})" if f.info.unit else "")
+        fields[f.name] = (hints[f.name], Field(... if default is MISSING else default, description=description))
+    unknown = set(step.defaults) - set(fields)
+    if unknown:
+        raise TypeError(f"preset for {step.key} sets {sorted(unknown)}, which {cls.__module__}.Params does not have")
+    model = create_model(_model_name(step.key), __base__=StepParams, __module__=__name__, **fields)
+    model.__doc__ = f"{step.title}: {step.spec.summary}"
+    return model
 
 
-class AutoSelectParams(_Params):
-    """Select job, automatic 2D class selection (class ranker)."""
+#: Task names that differ from the stage's title (a stage used twice in the chapter).
+_TITLES = {"final_extract": "Final extraction"}
 
-    min_score: float = Field(0.5, description="Minimum threshold for auto-selection")
-    select_min_nr_particles: int = Field(-1, description="Select at least this many particles (-1 = off)")
-    select_min_nr_classes: int = Field(-1, description="OR: select at least this many classes (-1 = off)")
-    device: Device = "auto"
+#: The steps of the flows, in the tutorial's order (facility steps after them).
+STEPS: dict[str, FlowStep] = {
+    key: FlowStep(key, s.stage, _TITLES.get(key, stage(s.stage).title), s.values) for key, s in TUTORIAL.items()
+}
+STEPS["new_micrographs"] = FlowStep("new_micrographs", "select-new", stage("select-new").title, {})
 
+#: The parameter model of every step, by flow parameter name.
+MODELS: dict[str, type[StepParams]] = {key: step_model(step) for key, step in STEPS.items()}
 
-class TopazTrainParams(_Params):
-    """AutoPick job, Topaz training on the auto-selected particles of the training subset."""
-
-    particle_diameter_angstrom: float = Field(180.0, description="Particle diameter (Å)")
-    nr_particles_per_micrograph: int = Field(300, description="Nr of particles per micrograph")
-    nr_epochs: int = Field(10, description="Training epochs")
-    seed: int = Field(1, description="Random seed")
-    threads: int = Field(1, ge=1, description="Threads")
-    device: Device = "auto"
-
-
-class TopazPickParams(_Params):
-    """AutoPick job, Topaz picking of all micrographs with the trained model."""
-
-    particle_diameter_angstrom: float = Field(180.0, description="Particle diameter (Å)")
-    threshold: float = Field(-6.0, description="Topaz log-likelihood threshold")
-    threads: int = Field(1, ge=1, description="Threads")
-    device: Device = "auto"
+SubsetsParams = MODELS["subsets"]
+LoGPickingParams = MODELS["log_picking"]
+ExtractParams = MODELS["extract"]
+Class2dParams = MODELS["class2d"]
+AutoSelectParams = MODELS["auto_select"]
+TopazTrainingParams = MODELS["topaz_training"]
+TopazPickingParams = MODELS["topaz_picking"]
+FinalExtractParams = MODELS["final_extract"]
+NewMicrographsParams = MODELS["new_micrographs"]
 
 
-class PickingParams(_Params):
-    """Every job of the particle-picking chapter, with the tutorial's values as defaults."""
-
-    subsets: SubsetParams = SubsetParams()
-    log_picking: LoGParams = LoGParams()
-    extract: ExtractParams = ExtractParams()
-    class2d: Class2DParams = Class2DParams()
-    auto_select: AutoSelectParams = AutoSelectParams()
-    topaz_train: TopazTrainParams = TopazTrainParams()
-    topaz_pick: TopazPickParams = TopazPickParams()
-    final_extract: FinalExtractParams = FinalExtractParams()
-
-
-class ServiceAddresses(_Params):
-    """``host:port`` of each service; empty = from ``CRYOPICK_<ROLE>_ADDRESS``."""
-
-    picker: str = ""
-    extractor: str = ""
-    classifier: str = ""
-    ranker: str = ""
-    topaz: str = ""
+ServiceAddresses = create_model(
+    "ServiceAddresses", __base__=StepParams, __module__=__name__,
+    **{role: (str, Field("", description=f"host:port of the {role} service (empty: CRYOPICK_{role.upper()}_ADDRESS)"))
+       for role in ROLES},
+)
+ServiceAddresses.__doc__ = "``host:port`` of each service; empty = from ``CRYOPICK_<ROLE>_ADDRESS``."

@@ -22,43 +22,34 @@ from prefect import flow
 
 from cryopick.flows.chain import Chain, ChainStopped
 from cryopick.flows.params import (
+    STEPS,
     AutoSelectParams,
-    Class2DParams,
+    Class2dParams,
     ExtractParams,
     FinalExtractParams,
-    LoGParams,
+    LoGPickingParams,
     ServiceAddresses,
-    SubsetParams,
-    TopazPickParams,
-    TopazTrainParams,
+    SubsetsParams,
+    TopazPickingParams,
+    TopazTrainingParams,
 )
-from cryopick.flows.tasks import (
-    ProjectRef,
-    auto_select_classes,
-    autopick_log,
-    classify_2d,
-    extract_final,
-    extract_particles,
-    node,
-    select_subsets,
-    topaz_pick,
-    topaz_train,
-)
+from cryopick.flows.tasks import ProjectRef, node
 
-STEPS = [t.name for t in (select_subsets, autopick_log, extract_particles, classify_2d, auto_select_classes, topaz_train, topaz_pick, extract_final)]
+#: The chapter's steps, in order (flow parameter names; see cryopick.flows.params.STEPS).
+CHAPTER = ("subsets", "log_picking", "extract", "class2d", "auto_select", "topaz_training", "topaz_picking", "final_extract")
 
 
 @flow(name="particle-picking", persist_result=False, log_prints=True)
 def particle_picking(
     project_dir: str,
     micrographs_star: str = "CtfFind/job003/micrographs_ctf.star",
-    subsets: SubsetParams = SubsetParams(),
-    log_picking: LoGParams = LoGParams(),
+    subsets: SubsetsParams = SubsetsParams(),
+    log_picking: LoGPickingParams = LoGPickingParams(),
     extract: ExtractParams = ExtractParams(),
-    class2d: Class2DParams = Class2DParams(),
+    class2d: Class2dParams = Class2dParams(),
     auto_select: AutoSelectParams = AutoSelectParams(),
-    topaz_training: TopazTrainParams = TopazTrainParams(),
-    topaz_picking: TopazPickParams = TopazPickParams(),
+    topaz_training: TopazTrainingParams = TopazTrainingParams(),
+    topaz_picking: TopazPickingParams = TopazPickingParams(),
     final_extract: FinalExtractParams = FinalExtractParams(),
     services: ServiceAddresses = ServiceAddresses(),
     service_project: str = "",
@@ -72,7 +63,7 @@ def particle_picking(
     micrographs_star : str
         Project-relative CTF-corrected micrographs STAR.
     subsets, log_picking, extract, class2d, auto_select, topaz_training, topaz_picking, final_extract
-        Job parameters (defaults: the tutorial's values).
+        Job parameters (defaults: the tutorial's values, cryopick.stages.presets.TUTORIAL).
     services : ServiceAddresses
         Service addresses; empty fields come from ``CRYOPICK_<ROLE>_ADDRESS``.
     service_project : str
@@ -84,17 +75,20 @@ def particle_picking(
         ``steps`` (job dirs, results, cached or not), ``stopped_at``, ``message``, ``not_run``.
     """
     project = ProjectRef(project_dir=os.path.abspath(project_dir), service_project=service_project, services=services)
-    chain = Chain(project, planned=list(STEPS))
+    chain = Chain(project, planned=[STEPS[k].title for k in CHAPTER])
     try:
-        split = chain.run(select_subsets, micrographs_star=micrographs_star, params=subsets)
+        split = chain.run("subsets", subsets, micrographs_star=micrographs_star)
         training_mics = node(split, "MicrographsData", suffix="_split1.star")
-        log = chain.run(autopick_log, micrographs_star=training_mics, params=log_picking)
-        particles = chain.run(extract_particles, micrographs_star=training_mics, coords_star=node(log, "MicrographsCoords"), params=extract)
-        classes = chain.run(classify_2d, particles_star=node(particles, "ParticlesData"), params=class2d)
-        selected = chain.run(auto_select_classes, optimiser_star=node(classes, "ProcessData", suffix="_optimiser.star"), params=auto_select)
-        model = chain.run(topaz_train, micrographs_star=training_mics, particles_star=node(selected, "ParticlesData"), params=topaz_training)
-        picks = chain.run(topaz_pick, micrographs_star=micrographs_star, model_path=node(model, "", suffix=".sav"), params=topaz_picking)
-        chain.run(extract_final, micrographs_star=micrographs_star, coords_star=node(picks, "MicrographsCoords"), params=final_extract)
+        log = chain.run("log_picking", log_picking, micrographs_star=training_mics)
+        particles = chain.run("extract", extract, micrographs_star=training_mics, coords_star=node(log, "MicrographsCoords"))
+        classes = chain.run("class2d", class2d, particles_star=node(particles, "ParticlesData"))
+        selected = chain.run("auto_select", auto_select, optimiser_star=node(classes, "ProcessData", suffix="_optimiser.star"))
+        model = chain.run("topaz_training", topaz_training, micrographs_star=training_mics,
+                          particles_star=node(selected, "ParticlesData"))
+        picks = chain.run("topaz_picking", topaz_picking, micrographs_star=micrographs_star,
+                          model_path=node(model, "", suffix=".sav"))
+        chain.run("final_extract", final_extract, micrographs_star=micrographs_star,
+                  coords_star=node(picks, "MicrographsCoords"))
     except ChainStopped:
         pass
     return chain.finish("particle-picking")

@@ -12,10 +12,10 @@ FAILED_PRECONDITION, UNIMPLEMENTED or INTERNAL.
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.transactions import get_transaction
@@ -25,17 +25,7 @@ from cryopick.flows import artifacts
 from cryopick.flows.caching import RESULTS_DIR, JobContentPolicy, key_for_inputs
 from cryopick.flows.client import ProgressEvent, ServiceCallError, StepNotAvailable, call_job, request_message, resolve_address
 from cryopick.flows.jobs import job_dir_for, release_job_dir
-from cryopick.flows.params import (
-    AutoSelectParams,
-    Class2DParams,
-    ExtractParams,
-    FinalExtractParams,
-    LoGParams,
-    ServiceAddresses,
-    SubsetParams,
-    TopazPickParams,
-    TopazTrainParams,
-)
+from cryopick.flows.params import FlowStep, ServiceAddresses
 
 #: Delays (s) between attempts of a job whose service was unavailable.
 RETRY_DELAYS_S = [2.0, 4.0, 8.0, 16.0]
@@ -67,28 +57,6 @@ class ProjectRef(BaseModel):
     connect_timeout_s: float = 60.0
 
 
-@dataclass(frozen=True)
-class Step:
-    """A job of the chain: its RELION job type, the service RPC that runs it and the stage behind it."""
-
-    name: str
-    job_type: str
-    role: str
-    method: str
-    request: str
-    stage_module: str
-
-
-SELECT = Step("Subset selection", "Select", "picker", "SelectSubsets", "SelectSubsetsRequest", "cryopick.stages.select")
-LOG_PICK = Step("LoG picking", "AutoPick", "picker", "PickLoG", "PickLoGRequest", "cryopick.stages.autopick_log")
-EXTRACT = Step("Extraction", "Extract", "extractor", "Extract", "ExtractRequest", "cryopick.stages.extract")
-CLASS2D = Step("Class2D", "Class2D", "classifier", "Classify2D", "Classify2DRequest", "cryopick.stages.class2d")
-AUTO_SELECT = Step("Auto-select 2D classes", "Select", "ranker", "RankClasses", "RankClassesRequest", "cryopick.stages.rank_classes")
-TOPAZ_TRAIN = Step("Topaz training", "AutoPick", "topaz", "Train", "TopazTrainRequest", "cryopick.stages.topaz_train")
-TOPAZ_PICK = Step("Topaz picking", "AutoPick", "topaz", "Pick", "TopazPickRequest", "cryopick.stages.topaz_pick")
-FINAL_EXTRACT = Step("Final extraction", "Extract", "extractor", "Extract", "ExtractRequest", "cryopick.stages.extract")
-
-
 def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry only transient service failures."""
     try:
@@ -100,18 +68,25 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-def job_task(step: Step) -> Callable:
-    """Decorator: make a job function a Prefect task with the job cache policy and retries."""
+@functools.lru_cache(maxsize=None)
+def job_task(step: FlowStep) -> Any:
+    """The Prefect task of a flow step: calls its stage's service, with the job cache policy and retries."""
+
+    def run_job(project: ProjectRef, params: BaseModel, files: dict[str, str]) -> dict[str, Any]:
+        return run_step(step, project, files, params)
+
+    run_job.__qualname__ = run_job.__name__ = f"job_{step.key}"
+    run_job.__doc__ = f"{step.title}: {step.spec.summary}"
     return task(
-        name=step.name,
-        task_run_name=step.name,
-        cache_policy=JobContentPolicy(step=step.name, stage_module=step.stage_module),
+        name=step.title,
+        task_run_name=step.title,
+        cache_policy=JobContentPolicy(step=step.title, stage_module=step.spec.module_name),
         persist_result=True,
         result_serializer="json",
         retries=len(RETRY_DELAYS_S),
         retry_delay_seconds=RETRY_DELAYS_S,
         retry_condition_fn=retry_if_transient,
-    )
+    )(run_job)
 
 
 def for_project(task_obj: Any, project: ProjectRef) -> Any:
@@ -132,8 +107,8 @@ class _ProgressReporter:
     The artifact is created lazily, at the first event after :data:`PROGRESS_ARTIFACT_AFTER_S`.
     """
 
-    def __init__(self, step: Step, job_dir: str):
-        self.step, self.job_dir, self.logger = step, job_dir, get_run_logger()
+    def __init__(self, title: str, job_dir: str):
+        self.title, self.job_dir, self.logger = title, job_dir, get_run_logger()
         self.artifact_id = None
         self.t0 = time.monotonic()
         self.last_t, self.last_f = self.t0, 0.0
@@ -148,8 +123,8 @@ class _ProgressReporter:
                 from prefect.artifacts import create_progress_artifact
 
                 self.artifact_id = create_progress_artifact(
-                    progress=fraction, key=artifacts.artifact_key(f"{self.step.name}-progress"),
-                    description=f"{self.step.name}: {self.job_dir}",
+                    progress=fraction, key=artifacts.artifact_key(f"{self.title}-progress"),
+                    description=f"{self.title}: {self.job_dir}",
                 )
                 self.last_t, self.last_f = now, ev.fraction
             return
@@ -160,22 +135,23 @@ class _ProgressReporter:
             self.last_t, self.last_f = now, ev.fraction
 
 
-def run_step(step: Step, project: ProjectRef, files: dict[str, str], params: BaseModel) -> dict[str, Any]:
+def run_step(step: FlowStep, project: ProjectRef, files: dict[str, str], params: BaseModel) -> dict[str, Any]:
     """Body shared by every job task (see the module docstring)."""
     logger = get_run_logger()
-    inputs = {"project": project, "params": params, **files}
+    spec = step.spec
+    inputs = {"project": project, "params": params, "files": files}
     txn = get_transaction()
-    key = txn.key if txn is not None and txn.key else key_for_inputs(step.name, step.stage_module, inputs)
+    key = txn.key if txn is not None and txn.key else key_for_inputs(step.title, spec.module_name, inputs)
     root = Path(project.project_dir)
-    address = resolve_address(step.role, project.services.model_dump())
-    job_dir, reused = job_dir_for(root, step.job_type, key)
-    logger.info("%s: %s %s (service %s at %s)", step.name, "continuing" if reused else "running", job_dir, step.role, address)
-    request = request_message(step.role, step.request, job_dir, project.service_project, {**files, **params.model_dump()})
+    address = resolve_address(spec.role, project.services.model_dump())
+    job_dir, reused = job_dir_for(root, spec.job_type, key)
+    logger.info("%s: %s %s (service %s at %s)", step.title, "continuing" if reused else "running", job_dir, spec.role, address)
+    request = request_message(spec, job_dir, project.service_project, {**files, **params.model_dump()})
     artifacts.preload()  # once per process: matplotlib's import overlaps this job instead of following a drawn one
     try:
         result = call_job(
-            step.name, step.role, step.method, request, address,
-            on_progress=_ProgressReporter(step, job_dir),
+            step.title, spec, request, address,
+            on_progress=_ProgressReporter(step.title, job_dir),
             timeout_s=project.rpc_timeout_s, connect_timeout_s=project.connect_timeout_s,
         )
     except StepNotAvailable:
@@ -188,26 +164,26 @@ def run_step(step: Step, project: ProjectRef, files: dict[str, str], params: Bas
     return result
 
 
-def _publish(step: Step, root: Path, result: dict[str, Any], params: BaseModel) -> None:
+def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseModel) -> None:
     logger = get_run_logger()
-    artifacts.publish_job_table(step.name, result)
+    artifacts.publish_job_table(step.title, result)
     job_dir = root / result["job_dir"]
     try:
         coords = node(result, "MicrographsCoords", required=False)
-        if coords and step.job_type == "AutoPick":
+        if coords and step.spec.job_type == "AutoPick":
             diameter = float(getattr(params, "diameter_max_angstrom", getattr(params, "particle_diameter_angstrom", 180.0)))
             png = job_dir / "picks_by_fom.png"
             mic = artifacts.picks_figure(root, coords, png, diameter)
             if mic:
-                artifacts.publish_png(step.name, "picks", png, root, f"picks on {Path(mic).name}, coloured by FOM (blue high, red low)")
+                artifacts.publish_png(step.title, "picks", png, root, f"picks on {Path(mic).name}, coloured by FOM (blue high, red low)")
         particles = node(result, "ParticlesData", required=False)
-        if particles and step.job_type == "Extract":
+        if particles and step.spec.job_type == "Extract":
             png = job_dir / "particles_montage.png"
             if artifacts.particles_montage(root, particles, png):
                 n = result.get("counts", {}).get("particles", "?")
-                artifacts.publish_png(step.name, "particles", png, root, f"{n} particles extracted")
+                artifacts.publish_png(step.title, "particles", png, root, f"{n} particles extracted")
     except Exception as exc:  # a picture must never fail a finished job
-        logger.warning("%s: could not draw the job's figure: %s", step.name, exc)
+        logger.warning("%s: could not draw the job's figure: %s", step.title, exc)
 
 
 def node(result: dict[str, Any], label_prefix: str, suffix: str = "", required: bool = True) -> str:
@@ -218,54 +194,3 @@ def node(result: dict[str, Any], label_prefix: str, suffix: str = "", required: 
             raise ValueError(f"job {result.get('job_dir')} has no {label_prefix} output node {suffix}".rstrip())
         return ""
     return found[-1]
-
-
-# --------------------------------------------------------------------------- the jobs
-
-
-@job_task(SELECT)
-def select_subsets(project: ProjectRef, micrographs_star: str, params: SubsetParams) -> dict[str, Any]:
-    """Select job: split the micrographs into subsets (``micrographs_split<k>.star``)."""
-    return run_step(SELECT, project, {"micrographs_star": micrographs_star}, params)
-
-
-@job_task(LOG_PICK)
-def autopick_log(project: ProjectRef, micrographs_star: str, params: LoGParams) -> dict[str, Any]:
-    """AutoPick job: Laplacian-of-Gaussian picking."""
-    return run_step(LOG_PICK, project, {"micrographs_star": micrographs_star}, params)
-
-
-@job_task(EXTRACT)
-def extract_particles(project: ProjectRef, micrographs_star: str, coords_star: str, params: ExtractParams) -> dict[str, Any]:
-    """Extract job: particle boxes at the picked coordinates."""
-    return run_step(EXTRACT, project, {"micrographs_star": micrographs_star, "coords_star": coords_star}, params)
-
-
-@job_task(CLASS2D)
-def classify_2d(project: ProjectRef, particles_star: str, params: Class2DParams) -> dict[str, Any]:
-    """Class2D job: reference-free 2D classification."""
-    return run_step(CLASS2D, project, {"particles_star": particles_star}, params)
-
-
-@job_task(AUTO_SELECT)
-def auto_select_classes(project: ProjectRef, optimiser_star: str, params: AutoSelectParams) -> dict[str, Any]:
-    """Select job: automatic 2D class selection (class ranker)."""
-    return run_step(AUTO_SELECT, project, {"optimiser_star": optimiser_star}, params)
-
-
-@job_task(TOPAZ_TRAIN)
-def topaz_train(project: ProjectRef, micrographs_star: str, particles_star: str, params: TopazTrainParams) -> dict[str, Any]:
-    """AutoPick job: train Topaz on the selected particles."""
-    return run_step(TOPAZ_TRAIN, project, {"micrographs_star": micrographs_star, "particles_star": particles_star}, params)
-
-
-@job_task(TOPAZ_PICK)
-def topaz_pick(project: ProjectRef, micrographs_star: str, model_path: str, params: TopazPickParams) -> dict[str, Any]:
-    """AutoPick job: pick every micrograph with the trained Topaz model."""
-    return run_step(TOPAZ_PICK, project, {"micrographs_star": micrographs_star, "model_path": model_path}, params)
-
-
-@job_task(FINAL_EXTRACT)
-def extract_final(project: ProjectRef, micrographs_star: str, coords_star: str, params: FinalExtractParams) -> dict[str, Any]:
-    """Extract job: the Topaz picks with FOM above the threshold."""
-    return run_step(FINAL_EXTRACT, project, {"micrographs_star": micrographs_star, "coords_star": coords_star}, params)

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from cryopick.errors import BadInputError
-from cryopick.io.coords import picks_frame, write_coordinate_list, write_coordinates
+from cryopick.io.coords import picks_columns, write_coordinate_list, write_coordinates
 from cryopick.io.star import list_table, write_star
-from cryopick.metrics import match_picks, read_truth, score_pick_files, score_picks
+from cryopick.io.picks import read_truth
+from cryopick.metrics import match_picks, score_picks
+from cryopick.scoring import score_pick_files
 
 GRID = np.array([[100.0 + 80 * i, 100.0 + 80 * j] for i in range(4) for j in range(3)])  # 12 particles
 
@@ -102,7 +104,7 @@ def test_micrographs_are_separate_and_missing_sides():
 
 
 def test_accepts_dataframes_and_two_column_arrays():
-    df = picks_frame(GRID[:, 0], GRID[:, 1], np.ones(len(GRID)))
+    df = picks_columns(GRID[:, 0], GRID[:, 1], np.ones(len(GRID)))
     assert score_picks({"a": GRID}, {"a": df}, 3).f1 == 1.0
     assert score_picks({"a": GRID}, {"a": GRID}, 3).f1 == 1.0
     with pytest.raises(BadInputError):
@@ -133,7 +135,7 @@ def _write_picks(root, job, picks_by_mic):
     for mic, xy in picks_by_mic.items():
         rel = f"{job}Movies/{mic.split('/')[-1].replace('.mrc', '_autopick.star')}"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        write_coordinates(root / rel, picks_frame(xy[:, 0], xy[:, 1], np.ones(len(xy))))
+        write_coordinates(root / rel, picks_columns(xy[:, 0], xy[:, 1], np.ones(len(xy))))
         coord_files.append(rel)
     write_coordinate_list(root / job / "autopick.star", list(picks_by_mic), coord_files)
     return root / job / "autopick.star"

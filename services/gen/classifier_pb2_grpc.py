@@ -46,8 +46,8 @@ class ClassifierServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Classify2D(self, request, context):
-        """2D classification (RELION Class2D job). Writes Class2D/jobNNN/run_itNNN_{data,model,optimiser}.star
-        and run_itNNN_classes.mrcs.
+        """2D classification (RELION Class2D job, EM algorithm). Writes Class2D/jobNNN/
+        run_itNNN_{data,model,optimiser,sampling}.star and run_itNNN_classes.mrcs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -7,10 +7,11 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExtractRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "coords_star", "box_size_px", "invert_contrast", "normalise", "bg_diameter_px", "white_dust_sigma", "black_dust_sigma", "rescale_px", "float16", "min_fom", "threads", "reextract_data_star", "recenter", "recenter_x_px", "recenter_y_px", "recenter_z_px", "reset_offsets", "seed")
+    __slots__ = ("target", "micrographs_star", "coords_star", "reextract_data_star", "box_size_px", "invert_contrast", "normalise", "bg_diameter_px", "white_dust_sigma", "black_dust_sigma", "rescale_px", "float16", "min_fom", "recenter", "recenter_x_px", "recenter_y_px", "recenter_z_px", "reset_offsets", "seed", "threads", "skip_failed_micrographs")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
     COORDS_STAR_FIELD_NUMBER: _ClassVar[int]
+    REEXTRACT_DATA_STAR_FIELD_NUMBER: _ClassVar[int]
     BOX_SIZE_PX_FIELD_NUMBER: _ClassVar[int]
     INVERT_CONTRAST_FIELD_NUMBER: _ClassVar[int]
     NORMALISE_FIELD_NUMBER: _ClassVar[int]
@@ -20,17 +21,18 @@ class ExtractRequest(_message.Message):
     RESCALE_PX_FIELD_NUMBER: _ClassVar[int]
     FLOAT16_FIELD_NUMBER: _ClassVar[int]
     MIN_FOM_FIELD_NUMBER: _ClassVar[int]
-    THREADS_FIELD_NUMBER: _ClassVar[int]
-    REEXTRACT_DATA_STAR_FIELD_NUMBER: _ClassVar[int]
     RECENTER_FIELD_NUMBER: _ClassVar[int]
     RECENTER_X_PX_FIELD_NUMBER: _ClassVar[int]
     RECENTER_Y_PX_FIELD_NUMBER: _ClassVar[int]
     RECENTER_Z_PX_FIELD_NUMBER: _ClassVar[int]
     RESET_OFFSETS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    THREADS_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FAILED_MICROGRAPHS_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
     micrographs_star: str
     coords_star: str
+    reextract_data_star: str
     box_size_px: int
     invert_contrast: bool
     normalise: bool
@@ -40,12 +42,12 @@ class ExtractRequest(_message.Message):
     rescale_px: int
     float16: bool
     min_fom: float
-    threads: int
-    reextract_data_star: str
     recenter: bool
     recenter_x_px: float
     recenter_y_px: float
     recenter_z_px: float
     reset_offsets: bool
     seed: int
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., box_size_px: _Optional[int] = ..., invert_contrast: _Optional[bool] = ..., normalise: _Optional[bool] = ..., bg_diameter_px: _Optional[float] = ..., white_dust_sigma: _Optional[float] = ..., black_dust_sigma: _Optional[float] = ..., rescale_px: _Optional[int] = ..., float16: _Optional[bool] = ..., min_fom: _Optional[float] = ..., threads: _Optional[int] = ..., reextract_data_star: _Optional[str] = ..., recenter: _Optional[bool] = ..., recenter_x_px: _Optional[float] = ..., recenter_y_px: _Optional[float] = ..., recenter_z_px: _Optional[float] = ..., reset_offsets: _Optional[bool] = ..., seed: _Optional[int] = ...) -> None: ...
+    threads: int
+    skip_failed_micrographs: bool
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., reextract_data_star: _Optional[str] = ..., box_size_px: _Optional[int] = ..., invert_contrast: _Optional[bool] = ..., normalise: _Optional[bool] = ..., bg_diameter_px: _Optional[float] = ..., white_dust_sigma: _Optional[float] = ..., black_dust_sigma: _Optional[float] = ..., rescale_px: _Optional[int] = ..., float16: _Optional[bool] = ..., min_fom: _Optional[float] = ..., recenter: _Optional[bool] = ..., recenter_x_px: _Optional[float] = ..., recenter_y_px: _Optional[float] = ..., recenter_z_px: _Optional[float] = ..., reset_offsets: _Optional[bool] = ..., seed: _Optional[int] = ..., threads: _Optional[int] = ..., skip_failed_micrographs: _Optional[bool] = ...) -> None: ...

@@ -40,6 +40,11 @@ class PickerServiceStub:
                 request_serializer=cryopick_dot_v1_dot_picker__pb2.SelectSubsetsRequest.SerializeToString,
                 response_deserializer=cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
                 _registered_method=True)
+        self.SelectNewMicrographs = channel.unary_stream(
+                '/cryopick.v1.PickerService/SelectNewMicrographs',
+                request_serializer=cryopick_dot_v1_dot_picker__pb2.SelectNewMicrographsRequest.SerializeToString,
+                response_deserializer=cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
+                _registered_method=True)
         self.PickLoG = channel.unary_stream(
                 '/cryopick.v1.PickerService/PickLoG',
                 request_serializer=cryopick_dot_v1_dot_picker__pb2.PickLoGRequest.SerializeToString,
@@ -53,6 +58,14 @@ class PickerServiceServicer:
     def SelectSubsets(self, request, context):
         """Split a micrographs (or movies/particles) STAR into subsets (RELION Select job,
         "Subsets" tab; stage cryopick.stages.select). Writes Select/jobNNN/micrographs_split<k>.star.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SelectNewMicrographs(self, request, context):
+        """The micrographs not in earlier selections (stage cryopick.stages.select_new).
+        Writes Select/jobNNN/micrographs_new.star.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +85,11 @@ def add_PickerServiceServicer_to_server(servicer, server):
             'SelectSubsets': grpc.unary_stream_rpc_method_handler(
                     servicer.SelectSubsets,
                     request_deserializer=cryopick_dot_v1_dot_picker__pb2.SelectSubsetsRequest.FromString,
+                    response_serializer=cryopick_dot_v1_dot_common__pb2.JobEvent.SerializeToString,
+            ),
+            'SelectNewMicrographs': grpc.unary_stream_rpc_method_handler(
+                    servicer.SelectNewMicrographs,
+                    request_deserializer=cryopick_dot_v1_dot_picker__pb2.SelectNewMicrographsRequest.FromString,
                     response_serializer=cryopick_dot_v1_dot_common__pb2.JobEvent.SerializeToString,
             ),
             'PickLoG': grpc.unary_stream_rpc_method_handler(
@@ -106,6 +124,33 @@ class PickerService:
             target,
             '/cryopick.v1.PickerService/SelectSubsets',
             cryopick_dot_v1_dot_picker__pb2.SelectSubsetsRequest.SerializeToString,
+            cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectNewMicrographs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cryopick.v1.PickerService/SelectNewMicrographs',
+            cryopick_dot_v1_dot_picker__pb2.SelectNewMicrographsRequest.SerializeToString,
             cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
             options,
             channel_credentials,

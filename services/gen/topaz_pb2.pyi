@@ -6,16 +6,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class TopazTrainRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "coords_star", "particles_star", "particle_diameter_angstrom", "nr_particles_per_micrograph", "test_ratio", "nr_epochs", "downscale", "radius_px", "seed", "threads", "device")
+class TrainRequest(_message.Message):
+    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "particles_star", "coords_star", "nr_particles_per_micrograph", "test_ratio", "nr_epochs", "epoch_size", "downscale", "radius_px", "seed", "threads", "device")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
-    COORDS_STAR_FIELD_NUMBER: _ClassVar[int]
-    PARTICLES_STAR_FIELD_NUMBER: _ClassVar[int]
     PARTICLE_DIAMETER_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
+    PARTICLES_STAR_FIELD_NUMBER: _ClassVar[int]
+    COORDS_STAR_FIELD_NUMBER: _ClassVar[int]
     NR_PARTICLES_PER_MICROGRAPH_FIELD_NUMBER: _ClassVar[int]
     TEST_RATIO_FIELD_NUMBER: _ClassVar[int]
     NR_EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     DOWNSCALE_FIELD_NUMBER: _ClassVar[int]
     RADIUS_PX_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -23,37 +24,40 @@ class TopazTrainRequest(_message.Message):
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
     micrographs_star: str
-    coords_star: str
-    particles_star: str
     particle_diameter_angstrom: float
+    particles_star: str
+    coords_star: str
     nr_particles_per_micrograph: int
     test_ratio: float
     nr_epochs: int
+    epoch_size: int
     downscale: int
     radius_px: int
     seed: int
     threads: int
     device: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., particles_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., particles_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., epoch_size: _Optional[int] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
 
-class TopazPickRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "model_path", "particle_diameter_angstrom", "threshold", "radius_px", "downscale", "threads", "device")
+class PickRequest(_message.Message):
+    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "model_path", "threshold", "downscale", "radius_px", "threads", "device", "skip_failed_micrographs")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
-    MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     PARTICLE_DIAMETER_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
+    MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
-    RADIUS_PX_FIELD_NUMBER: _ClassVar[int]
     DOWNSCALE_FIELD_NUMBER: _ClassVar[int]
+    RADIUS_PX_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    SKIP_FAILED_MICROGRAPHS_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
     micrographs_star: str
-    model_path: str
     particle_diameter_angstrom: float
+    model_path: str
     threshold: float
-    radius_px: int
     downscale: int
+    radius_px: int
     threads: int
     device: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., model_path: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., threshold: _Optional[float] = ..., radius_px: _Optional[int] = ..., downscale: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    skip_failed_micrographs: bool
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., model_path: _Optional[str] = ..., threshold: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ..., skip_failed_micrographs: _Optional[bool] = ...) -> None: ...

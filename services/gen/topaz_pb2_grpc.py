@@ -37,12 +37,12 @@ class TopazServiceStub:
         """
         self.Train = channel.unary_stream(
                 '/cryopick.v1.TopazService/Train',
-                request_serializer=cryopick_dot_v1_dot_topaz__pb2.TopazTrainRequest.SerializeToString,
+                request_serializer=cryopick_dot_v1_dot_topaz__pb2.TrainRequest.SerializeToString,
                 response_deserializer=cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
                 _registered_method=True)
         self.Pick = channel.unary_stream(
                 '/cryopick.v1.TopazService/Pick',
-                request_serializer=cryopick_dot_v1_dot_topaz__pb2.TopazPickRequest.SerializeToString,
+                request_serializer=cryopick_dot_v1_dot_topaz__pb2.PickRequest.SerializeToString,
                 response_deserializer=cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
                 _registered_method=True)
 
@@ -52,7 +52,6 @@ class TopazServiceServicer:
 
     def Train(self, request, context):
         """Train a Topaz model (RELION AutoPick job, Topaz train; relion_spec.md §6).
-        Writes AutoPick/jobNNN/model_epochE.sav and model_training.txt.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -71,12 +70,12 @@ def add_TopazServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Train': grpc.unary_stream_rpc_method_handler(
                     servicer.Train,
-                    request_deserializer=cryopick_dot_v1_dot_topaz__pb2.TopazTrainRequest.FromString,
+                    request_deserializer=cryopick_dot_v1_dot_topaz__pb2.TrainRequest.FromString,
                     response_serializer=cryopick_dot_v1_dot_common__pb2.JobEvent.SerializeToString,
             ),
             'Pick': grpc.unary_stream_rpc_method_handler(
                     servicer.Pick,
-                    request_deserializer=cryopick_dot_v1_dot_topaz__pb2.TopazPickRequest.FromString,
+                    request_deserializer=cryopick_dot_v1_dot_topaz__pb2.PickRequest.FromString,
                     response_serializer=cryopick_dot_v1_dot_common__pb2.JobEvent.SerializeToString,
             ),
     }
@@ -105,7 +104,7 @@ class TopazService:
             request,
             target,
             '/cryopick.v1.TopazService/Train',
-            cryopick_dot_v1_dot_topaz__pb2.TopazTrainRequest.SerializeToString,
+            cryopick_dot_v1_dot_topaz__pb2.TrainRequest.SerializeToString,
             cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
             options,
             channel_credentials,
@@ -132,7 +131,7 @@ class TopazService:
             request,
             target,
             '/cryopick.v1.TopazService/Pick',
-            cryopick_dot_v1_dot_topaz__pb2.TopazPickRequest.SerializeToString,
+            cryopick_dot_v1_dot_topaz__pb2.PickRequest.SerializeToString,
             cryopick_dot_v1_dot_common__pb2.JobEvent.FromString,
             options,
             channel_credentials,

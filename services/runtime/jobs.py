@@ -1,9 +1,10 @@
 """The one generic helper: turn a stage + a request into a streaming RPC.
 
-A servicer method is one line::
+A servicer method is one line (:mod:`cryopick.services.runtime.roles` writes them from the
+stage registry)::
 
-    def SelectSubsets(self, request, context):
-        return self.runner.stream(request, context, "cryopick.stages.select", "subset selection")
+    def PickLoG(self, request, context):
+        return self.runner.stream(request, context, stage("autopick-log"))
 
 :meth:`JobRunner.stream` validates the target and parameters, waits for a job slot, runs the
 stage's ``run(params, project_root, job_dir, progress, cancel)`` in a worker thread, streams the
@@ -14,7 +15,6 @@ ends early: client cancel or disconnect, deadline, or server shutdown after the 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import queue
@@ -32,6 +32,7 @@ from cryopick.services.runtime.params import build_params
 from cryopick.services.runtime.paths import ProjectDir
 from cryopick.services.runtime.slots import JobSlots
 from cryopick.stages.base import Progress, StageResult
+from cryopick.stages.registry import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,17 @@ def progress_message(p: Progress) -> common_pb2.JobEvent:
     )
 
 
-def load_stage(module_name: str, capability: str):
-    """Import a stage module; a missing one is UNIMPLEMENTED naming the capability."""
+def load_stage(spec: StageSpec):
+    """The stage's module; a stage without a ``run`` (or module) yet is UNIMPLEMENTED, naming the job."""
     try:
-        return importlib.import_module(module_name)
+        module = spec.module()
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            raise Unimplemented(f"{capability} is not available in this build ({module_name} is missing)") from exc
+        if exc.name and spec.module_name.startswith(exc.name):
+            raise Unimplemented(f"{spec.title} is not available in this build ({spec.module_name} is missing)") from exc
         raise
+    if not callable(getattr(module, "run", None)):
+        raise Unimplemented(f"{spec.title} is not implemented yet")
+    return module
 
 
 class JobRunner:
@@ -100,16 +104,16 @@ class JobRunner:
         self._lock = threading.Lock()
 
     # -- the helper ------------------------------------------------------------------------
-    def stream(self, request: Any, context: grpc.ServicerContext, stage: str, capability: str) -> Iterator[common_pb2.JobEvent]:
-        """Run ``stage`` (a module name under ``cryopick.stages``) for ``request``; see the module doc."""
+    def stream(self, request: Any, context: grpc.ServicerContext, spec: StageSpec) -> Iterator[common_pb2.JobEvent]:
+        """Run stage ``spec`` for ``request``; see the module doc."""
         cancel = threading.Event()
         if not context.add_callback(cancel.set):  # RPC over: client cancel/disconnect, deadline, shutdown
             cancel.set()  # it already was
         try:
-            module = load_stage(stage, capability)
+            module = load_stage(spec)
             project = ProjectDir.open(self.service_root, request.target.project)
-            job_dir = project.job_dir(request.target.job_dir)
-            params = build_params(request, module.Params, project)
+            job_dir = project.job_dir(request.target.job_dir, spec.job_type)
+            params = build_params(request, module.Params)
         except Exception as exc:  # noqa: BLE001 - mapped to a status
             self._abort(context, exc)
             return
@@ -128,18 +132,18 @@ class JobRunner:
             # gRPC may never resume this generator once the RPC ends, so leave the queue from the callback
             if not context.add_callback(lambda: self.slots.drop(ticket)):
                 self.slots.drop(ticket)
-            log.info("%s %s: queued (%d waiting)", capability, job_dir, self.slots.waiting)
+            log.info("%s %s: queued (%d waiting)", spec.title, job_dir, self.slots.waiting)
             yield common_pb2.JobEvent(progress=common_pb2.Progress(fraction=0.0, item=job_dir, log_line=QUEUED_LINE))
             if not self.slots.wait(ticket, stop):
-                log.info("%s %s: left the queue (cancelled)", capability, job_dir)
+                log.info("%s %s: left the queue (cancelled)", spec.title, job_dir)
                 return
 
         events: queue.Queue = queue.Queue()
-        info = JobInfo(stage, project.path, job_dir, params, cancel)
+        info = JobInfo(spec.name, project.path, job_dir, params, cancel)
         worker = threading.Thread(target=self._work, args=(module, info, events), name=f"job-{job_dir}", daemon=True)
         with self._lock:
             self._workers.add(worker)
-        log.info("%s %s: started %s", capability, job_dir, params)
+        log.info("%s %s: started %s", spec.title, job_dir, params)
         worker.start()
         t0 = time.monotonic()
         while True:
@@ -151,11 +155,11 @@ class JobRunner:
             if kind == "progress":
                 yield progress_message(payload)
             elif kind == "result":
-                log.info("%s %s: done in %.3f s", capability, job_dir, time.monotonic() - t0)
+                log.info("%s %s: done in %.3f s", spec.title, job_dir, time.monotonic() - t0)
                 yield common_pb2.JobEvent(result=result_message(payload))
                 return
             else:
-                log.info("%s %s: failed after %.1f s: %s", capability, job_dir, time.monotonic() - t0, payload)
+                log.info("%s %s: failed after %.1f s: %s", spec.title, job_dir, time.monotonic() - t0, payload)
                 self._abort(context, payload)
                 return
 

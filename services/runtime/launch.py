@@ -1,95 +1,144 @@
-"""Start a service as a local subprocess and learn its address from its ``LISTENING host:port`` line."""
+"""Run a service as a local subprocess: ``python -m cryopick.services.<role>``, supervised by its caller.
+
+:class:`ServiceProcess` starts the process, reads its ``LISTENING host:port`` line and keeps its
+port across restarts (``cryopick.flows.launch.LocalServices`` supervises several of them).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-ROLES = ("picker", "extractor", "classifier", "ranker", "topaz")
+from cryopick.stages.registry import ROLES
+
+
+class LaunchError(RuntimeError):
+    """A service could not be started."""
 
 
 @dataclass
-class LocalService:
-    """A service subprocess.
+class ServiceProcess:
+    """One service subprocess (and the port it keeps across restarts).
 
     Attributes
     ----------
     role : str
-    address : str
-        ``host:port`` to give ``grpc.insecure_channel``.
-    process : subprocess.Popen
+    project_root : Path
+    log_path : Path
+        The service's stderr (appended across restarts).
+    port : int
+        0 until the first start; then fixed.
+    restarts : int
+        How many times the supervisor restarted it.
     """
 
     role: str
-    address: str
-    process: subprocess.Popen
+    project_root: Path
+    log_path: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    startup_timeout_s: float = 120.0
+    restarts: int = 0
+    proc: subprocess.Popen | None = field(default=None, repr=False)
 
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM (graceful shutdown) and wait; SIGKILL after ``timeout``. Returns the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    extra_args: tuple[str, ...] = ()
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", f"cryopick.services.{self.role}",
+            "--host", self.host, "--port", str(self.port), "--project-root", str(self.project_root),
+            *self.extra_args,
+        ]
+
+    def start(self) -> None:
+        """Start the process and wait for its ``LISTENING host:port`` line."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        log.write(f"\n==== {time.ctime()}: {' '.join(self.command())}\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal goes to us; we stop the services ourselves
+        )
+        log.close()
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump(stream) -> None:  # keep draining stdout so the service never blocks on it
+            for raw in iter(stream.readline, b""):
+                lines.put(raw.decode(errors="replace").strip())
+            lines.put(None)
+
+        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
+        deadline = time.monotonic() + self.startup_timeout_s
+        while True:
             try:
-                self.process.wait(timeout)
+                line = lines.get(timeout=max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                line = ""
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise LaunchError(f"{self.role} service did not report LISTENING within {self.startup_timeout_s:.0f} s; see {self.log_path}")
+            if line is None:
+                code = self.proc.wait()
+                raise LaunchError(f"{self.role} service exited with code {code} before listening; see {self.log_path}")
+            if line.startswith("LISTENING "):
+                host, _, port = line.split()[1].rpartition(":")
+                self.host, self.port = host or self.host, int(port)
+                return
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace_s: float = 10.0) -> int | None:
+        """SIGTERM, wait up to ``grace_s``, then SIGKILL. Returns the exit code (None if never started)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stdout:
-            self.process.stdout.close()
-        return self.process.returncode
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
 
 
 def start_local_service(
     role: str,
     project_root: str | os.PathLike,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    extra_args: tuple[str, ...] = (),
     log_path: str | os.PathLike | None = None,
+    extra_args: tuple[str, ...] = (),
     timeout: float = 60.0,
-) -> LocalService:
-    """Run ``python -m cryopick.services.<role>`` and wait for its ``LISTENING`` line.
-
-    Parameters
-    ----------
-    role : str
-        One of :data:`ROLES`.
-    log_path : path, optional
-        Append the service's log (stderr) here; default: inherit this process's stderr.
+) -> ServiceProcess:
+    """Start one service on 127.0.0.1 and a free port; returns it once it is listening.
 
     Raises
     ------
-    RuntimeError
-        The service exited or did not report LISTENING within ``timeout`` seconds.
+    ValueError
+        ``role`` is not a service role.
+    LaunchError
+        It exited or did not report LISTENING within ``timeout`` seconds.
     """
     if role not in ROLES:
         raise ValueError(f"unknown service role {role!r}; expected one of {', '.join(ROLES)}")
-    cmd = [sys.executable, "-m", f"cryopick.services.{role}", "--host", host, "--port", str(port),
-           "--project-root", str(Path(project_root)), *extra_args]
-    log_file = open(log_path, "ab") if log_path is not None else None
-    try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, text=True)
-    finally:
-        if log_file is not None:
-            log_file.close()
-    found: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("LISTENING "):
-                found.append(line.split(None, 1)[1].strip())
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if not found:
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"{role} service did not start (exit code {proc.returncode}): {' '.join(cmd)}")
-    return LocalService(role, found[0], proc)
+    root = Path(project_root)
+    log = Path(log_path) if log_path is not None else root / ".cryopick" / "logs" / f"{role}.log"
+    service = ServiceProcess(role, root, log, startup_timeout_s=timeout, extra_args=tuple(extra_args))
+    service.start()
+    return service

@@ -1,29 +1,23 @@
 """Turn a request message into a stage ``Params`` object.
 
-The request fields mirror the ``Params`` dataclass field for field (same names). A scalar field
-declared ``optional`` in the proto and left unset means "use the Params default"; an empty
-string or empty repeated field likewise. Fields whose name ends in ``_star`` or ``_path`` are
-project-relative input files: they must stay inside the project (INVALID_ARGUMENT) and exist
-(NOT_FOUND).
+The request fields mirror the ``Params`` fields one for one (same names; a test walks the
+stage registry to keep them so). A scalar field declared ``optional`` in the proto and left
+unset means "use the Params default"; an empty string or empty repeated field likewise.
+Checking the values, and the input files they name, is the stage's job
+(:mod:`cryopick.stages.base`): it refuses bad ones with a message naming the file, and records
+the job as failed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from google.protobuf.message import Message
 
 from cryopick.errors import BadInputError
-from cryopick.services.runtime.paths import ProjectDir
+from cryopick.stages.fields import coerce, fields_of
 
 NON_PARAM_FIELDS = frozenset({"target"})
-PATH_SUFFIXES = ("_star", "_path")
-
-
-def is_path_field(name: str) -> bool:
-    """Whether a request field names an input file."""
-    return name.endswith(PATH_SUFFIXES)
 
 
 def request_values(request: Message) -> dict[str, Any]:
@@ -44,18 +38,15 @@ def request_values(request: Message) -> dict[str, Any]:
     return values
 
 
-def build_params(request: Message, params_cls: type, project: ProjectDir) -> Any:
-    """A ``params_cls`` instance from ``request``, with input paths checked.
+def build_params(request: Message, params_cls: type) -> Any:
+    """A ``params_cls`` instance from ``request``.
 
     Raises
     ------
     BadInputError
-        A path leaves the project, a set field is unknown to ``params_cls``, a required field is
-        missing, or ``params_cls.validate()`` refuses the values.
-    MissingFileError
-        An input file does not exist.
+        A set field is unknown to ``params_cls`` or a required field is missing.
     """
-    known = {f.name: f for f in dataclasses.fields(params_cls)}
+    known = {f.name: f for f in fields_of(params_cls)}
     kwargs: dict[str, Any] = {}
     for name, value in request_values(request).items():
         if name not in known:
@@ -63,22 +54,8 @@ def build_params(request: Message, params_cls: type, project: ProjectDir) -> Any
                 f"{type(request).__name__}.{name} is not supported by this build's "
                 f"{params_cls.__module__}.Params; leave it unset"
             )
-        if is_path_field(name):
-            value = project.input_file(value, name)
-        kwargs[name] = value
-    missing = [
-        n for n, f in known.items()
-        if n not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
+        kwargs[name] = coerce(params_cls, name, value)
+    missing = [n for n, f in known.items() if f.required and n not in kwargs]
     if missing:
         raise BadInputError(f"{type(request).__name__}: required field(s) not set: {', '.join(missing)}")
-    try:
-        params = params_cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, BadInputError):
-            raise
-        raise BadInputError(f"{type(request).__name__}: {exc}") from exc
-    validate = getattr(params, "validate", None)
-    if callable(validate):
-        validate()
-    return params
+    return params_cls(**kwargs)

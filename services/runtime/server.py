@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
@@ -17,7 +18,7 @@ from grpc_health.v1 import health as grpc_health
 from grpc_reflection.v1alpha import reflection
 
 from cryopick.services.runtime.health import Health
-from cryopick.services.runtime.jobs import JobRunner, load_stage
+from cryopick.services.runtime.jobs import JobRunner
 from cryopick.services.runtime.slots import JobSlots
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def preload_stages(modules: tuple[str, ...]) -> None:
     """Import stage modules once per process; one that cannot be imported is left to its RPC to report."""
     for name in modules:
         try:
-            load_stage(name, name)
+            importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - the RPC maps it to a status (e.g. UNIMPLEMENTED)
             log.warning("stage module %s not preloaded: %s", name, exc)
 

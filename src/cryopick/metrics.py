@@ -19,14 +19,10 @@ Undefined values (precision without picks, recall/AP without true particles) are
 from __future__ import annotations
 
 import math
-import os
-import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError
 
@@ -79,11 +75,13 @@ class PickScore(MicrographScore):
 
 
 def _as_picks(picks) -> tuple[np.ndarray, np.ndarray]:
-    """(xy (m, 2), fom (m,)) from an (m, 2|3) array or a coordinate DataFrame."""
-    if isinstance(picks, pd.DataFrame):
-        xy = picks[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(dtype=np.float64)
-        if "rlnAutopickFigureOfMerit" in picks.columns:
-            fom = picks["rlnAutopickFigureOfMerit"].to_numpy(dtype=np.float64)
+    """(xy (m, 2), fom (m,)) from an (m, 2|3) array or coordinate columns (a mapping or DataFrame)."""
+    if isinstance(picks, Mapping) or hasattr(picks, "columns"):
+        labels = picks.columns if hasattr(picks, "columns") else picks
+        xy = np.column_stack([np.asarray(picks["rlnCoordinateX"], dtype=np.float64),
+                              np.asarray(picks["rlnCoordinateY"], dtype=np.float64)])
+        if "rlnAutopickFigureOfMerit" in labels:
+            fom = np.asarray(picks["rlnAutopickFigureOfMerit"], dtype=np.float64)
         else:
             fom = np.zeros(len(xy))
         return xy, fom
@@ -161,8 +159,8 @@ def score_picks(
     truth_xy_by_mic : mapping micrograph name -> ndarray, shape (n, 2)
         True particle centres (x, y) in px.
     picks_by_mic : mapping micrograph name -> picks
-        Each an ndarray (m, 3) of x, y, FOM; (m, 2) of x, y (all FOMs equal); or a
-        coordinate DataFrame (rlnCoordinateX/Y[, rlnAutopickFigureOfMerit]).
+        Each an ndarray (m, 3) of x, y, FOM; (m, 2) of x, y (all FOMs equal); or
+        coordinate columns (rlnCoordinateX/Y[, rlnAutopickFigureOfMerit]).
     radius_px : float
         Matching radius.
 
@@ -189,102 +187,3 @@ def score_picks(
     tp = np.concatenate(all_tp) if all_tp else np.zeros(0, dtype=bool)
     overall = _score(n_true_total, fom, tp)
     return PickScore(**asdict(overall), radius_px=float(radius_px), per_micrograph=per)
-
-
-# ----------------------------------------------------------------------------- files
-
-
-@dataclass(frozen=True)
-class Truth:
-    """Ground truth read from a particles STAR.
-
-    Attributes
-    ----------
-    xy_by_mic : dict[str, ndarray (n, 2)]
-    pixel_size_angstrom : float
-    diameter_angstrom : float or None
-        From the simulator's ``data_simulation`` table, if present.
-    """
-
-    xy_by_mic: dict[str, np.ndarray]
-    pixel_size_angstrom: float
-    diameter_angstrom: float | None
-
-
-def read_truth(path: str | os.PathLike) -> Truth:
-    """Read true particle positions (``GroundTruth/particles.star`` or any particles STAR
-    with rlnMicrographName, rlnCoordinateX/Y and a micrograph pixel size in data_optics)."""
-    from cryopick.io.optics import micrograph_pixel_size, read_optics_star
-
-    star = read_optics_star(path, "particles")
-    for lab in ("rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY"):
-        if lab not in star.data.columns:
-            raise BadInputError(f"{path}: data_particles lacks _{lab}")
-    pix = micrograph_pixel_size(star)
-    xy = {
-        str(m): g[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy(dtype=np.float64)
-        for m, g in star.data.groupby("rlnMicrographName", sort=False)
-    }
-    diameter = None
-    sim = star.extra.get("simulation")
-    if sim is not None and "cryopickParticleDiameterAngstrom" in sim.columns:
-        diameter = float(sim["cryopickParticleDiameterAngstrom"].iloc[0])
-    return Truth(xy, pix, diameter)
-
-
-def infer_project_root(picks_star: str | os.PathLike) -> Path | None:
-    """``<root>/<Type>/jobNNN/autopick.star`` -> ``<root>``; None if not in a job directory."""
-    p = Path(picks_star).resolve()
-    if re.fullmatch(r"job\d{3,}", p.parent.name):
-        return p.parent.parent.parent
-    return None
-
-
-def read_picks(picks_star: str | os.PathLike, project_root: str | os.PathLike) -> dict[str, pd.DataFrame]:
-    """Per-micrograph picks from an ``autopick.star`` coordinate-file list.
-
-    Raises
-    ------
-    MissingFileError
-        A listed coordinate file does not exist.
-    """
-    from cryopick.io.coords import read_coordinate_list, read_coordinates, resolve
-
-    listing = read_coordinate_list(picks_star)
-    out: dict[str, pd.DataFrame] = {}
-    for mic, rel in zip(listing["rlnMicrographName"], listing["rlnMicrographCoordinates"]):
-        out[str(mic)] = read_coordinates(resolve(project_root, str(rel)))
-    return out
-
-
-def score_pick_files(
-    truth_star: str | os.PathLike,
-    picks_star: str | os.PathLike,
-    project_root: str | os.PathLike | None = None,
-    radius_angstrom: float | None = None,
-    only_picked_micrographs: bool = True,
-) -> PickScore:
-    """Score an ``autopick.star`` against a truth STAR.
-
-    Parameters
-    ----------
-    truth_star, picks_star : path-like
-    project_root : path-like, optional
-        Root the coordinate-file paths are relative to (default: inferred from
-        ``<root>/<Type>/jobNNN/autopick.star``, else the current directory).
-    radius_angstrom : float, optional
-        Default: half the particle diameter if the truth records it, else 50 Å.
-    only_picked_micrographs : bool
-        Score only micrographs listed in ``picks_star`` (the picker's input), so a
-        picker run on a subset is not charged with the other micrographs' particles.
-    """
-    truth = read_truth(truth_star)
-    if project_root is None:
-        project_root = infer_project_root(picks_star) or Path.cwd()
-    picks = read_picks(picks_star, project_root)
-    if radius_angstrom is None:
-        radius_angstrom = 0.5 * truth.diameter_angstrom if truth.diameter_angstrom else DEFAULT_RADIUS_ANGSTROM
-    xy = truth.xy_by_mic
-    if only_picked_micrographs:
-        xy = {m: v for m, v in xy.items() if m in picks}
-    return score_picks(xy, picks, radius_angstrom / truth.pixel_size_angstrom)

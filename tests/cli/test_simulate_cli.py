@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from cryopick.cli import main
-from cryopick.io.coords import picks_frame, read_coordinates, write_coordinate_list, write_coordinates
+from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
 from cryopick.io.jobdir import per_micrograph_output
-from cryopick.metrics import read_truth, score_picks
+from cryopick.io.picks import read_truth
+from cryopick.metrics import score_picks
 
 
 def cryopick(*args, cwd):
@@ -28,7 +29,7 @@ def _truth_as_picks(root, job="AutoPick/job004/", drop=0, shift=(0.0, 0.0)):
         xy = xy[drop:] + np.asarray(shift)
         rel = per_micrograph_output(job, mic, "_autopick.star")
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        write_coordinates(root / rel, picks_frame(xy[:, 0], xy[:, 1], np.linspace(1, 0.5, len(xy))))
+        write_coordinates(root / rel, picks_columns(xy[:, 0], xy[:, 1], np.linspace(1, 0.5, len(xy))))
         mics.append(mic)
         files.append(rel)
     write_coordinate_list(root / job / "autopick.star", mics, files)

@@ -49,7 +49,7 @@ def test_picker_and_extractor_jobs_run_without_heavy_packages(tmp_path):
         sys.meta_path.insert(0, Refuse())
         import cryopick.services.picker, cryopick.services.extractor, cryopick.services.runtime.healthcheck
         from cryopick.io.pipeline import allocate_job
-        from cryopick.sim.project import preset, simulate_project
+        from cryopick.synthetic.project import preset, simulate_project
         from cryopick.stages import autopick_log, extract, select
 
         root = sys.argv[1]

@@ -51,7 +51,7 @@ def services(services_root, prefect_harness):
 def make_project():
     """``make_project(root, name, n_mics, seed)``: a small simulated project (micrographs 512 x 496 px)."""
     from cryopick.sim.params import SimParams
-    from cryopick.sim.project import simulate_project
+    from cryopick.synthetic.project import simulate_project
 
     def make(root: Path, name: str, n_mics: int = 3, seed: int = 1) -> Path:
         simulate_project(SimParams(n_micrographs=n_mics, seed=seed), root / name)

@@ -14,7 +14,6 @@ from cryopick.flows.caching import (
     code_version,
     drop_stale_record,
     job_cache_key,
-    referenced_files,
 )
 from cryopick.io.mrc import write_mrc
 
@@ -59,11 +58,6 @@ def test_key_changes_when_a_referenced_micrograph_changes(tmp_path):
 def test_key_changes_with_parameters_not_with_path_spelling_of_unrelated_args(tmp_path):
     (tmp_path / "mics.star").write_text(STAR_A)
     assert _key(tmp_path, {"threshold_stddev": 0.0}) != _key(tmp_path, {"threshold_stddev": 0.5})
-
-
-def test_referenced_files_reads_image_names_and_coordinate_lists():
-    text = "data_\nloop_\n_rlnImageName #1\n_rlnMicrographName #2\n000001@Extract/job007/a.mrcs M/a.mrc\n000002@Extract/job007/a.mrcs M/a.mrc\n"
-    assert referenced_files(text) == ["Extract/job007/a.mrcs", "M/a.mrc"]
 
 
 def test_code_version_follows_imported_cryopick_modules():

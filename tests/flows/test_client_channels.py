@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cryopick.stages.registry import stage
+
 from cryopick.io.optics import OpticsStar, write_optics_star
 from cryopick.io.pipeline import allocate_job
 
@@ -45,9 +47,8 @@ def _select(address: str, project: Path, split_size: int) -> tuple[str, dict]:
     from cryopick.flows.client import call_job, request_message
 
     job = allocate_job(project, "Select")
-    request = request_message("picker", "SelectSubsetsRequest", job, project.name,
-                              {"micrographs_star": MICS, "split_size": split_size})
-    return job, call_job("Subset selection", "picker", "SelectSubsets", request, address, connect_timeout_s=10)
+    request = request_message(stage("select"), job, project.name, {"micrographs_star": MICS, "split_size": split_size})
+    return job, call_job("Subset selection", stage("select"), request, address, connect_timeout_s=10)
 
 
 def test_job_calls_to_one_address_share_a_channel_and_each_returns_its_result(picker):
@@ -73,9 +74,9 @@ def test_unreachable_service_is_a_transient_error_and_its_channel_is_dropped(pic
     _select(address, project, split_size=3)
     assert address in client._channels
     service.stop(grace_seconds=0, worker_timeout=10)  # nothing listens on the port any more
-    request = request_message("picker", "SelectSubsetsRequest", "Select/job009/", project.name, {"micrographs_star": MICS})
+    request = request_message(stage("select"), "Select/job009/", project.name, {"micrographs_star": MICS})
     with pytest.raises(ServiceCallError) as err:
-        call_job("Subset selection", "picker", "SelectSubsets", request, address, connect_timeout_s=0.5)
+        call_job("Subset selection", stage("select"), request, address, connect_timeout_s=0.5)
     assert err.value.code == "UNAVAILABLE" and err.value.transient
     assert "cannot connect" in str(err.value) and address in str(err.value)
     assert address not in client._channels

@@ -23,7 +23,7 @@ def steps_by_name(state):
 
 
 def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(services, services_root, make_project):
-    from cryopick.flows.params import LoGParams
+    from cryopick.flows.params import LoGPickingParams
 
     root = make_project(services_root, "cache", n_mics=3, seed=3)
 
@@ -46,7 +46,7 @@ def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(se
     assert s2["LoG picking"]["job_dir"] == "AutoPick/job005/"
     assert existing_job_numbers(root) == jobs_before  # no job allocated
 
-    third = run_flow(services_root, "cache", log_picking=LoGParams(threshold_stddev=0.5))
+    third = run_flow(services_root, "cache", log_picking=LoGPickingParams(threshold_stddev=0.5))
     s3 = steps_by_name(third)
     assert s3["Subset selection"]["state"] == "Cached"
     assert s3["LoG picking"]["state"] == "Completed" and s3["LoG picking"]["job_dir"] == "AutoPick/job007/"
@@ -79,10 +79,10 @@ def test_unimplemented_step_stops_the_flow_with_a_clear_message(services, servic
 def test_bad_parameters_fail_the_flow_without_retries(services, services_root, make_project):
     from prefect.client.orchestration import get_client
 
-    from cryopick.flows.params import LoGParams
+    from cryopick.flows.params import LoGPickingParams
 
     make_project(services_root, "bad", n_mics=3, seed=5)
-    state = run_flow(services_root, "bad", log_picking=LoGParams(diameter_min_angstrom=300, diameter_max_angstrom=100))
+    state = run_flow(services_root, "bad", log_picking=LoGPickingParams(diameter_min_angstrom=300, diameter_max_angstrom=100))
     assert state.is_failed()
     assert "INVALID_ARGUMENT" in state.message or "LoG picking" in state.message
     with get_client(sync_client=True) as client:

@@ -15,11 +15,9 @@ def _run_reporter(step_name: str, after_s: float) -> list:
     from cryopick.flows import artifacts, tasks
     from cryopick.flows.client import ProgressEvent
 
-    step = tasks.Step(step_name, "AutoPick", "picker", "PickLoG", "PickLoGRequest", "cryopick.stages.autopick_log")
-
     @task
     def job() -> None:
-        reporter = tasks._ProgressReporter(step, "AutoPick/job005/")
+        reporter = tasks._ProgressReporter(step_name, "AutoPick/job005/")
         reporter.t0 -= after_s  # as if the job had been running that long already
         for k in range(1, 5):
             reporter(ProgressEvent(k / 4, f"mic_{k}.mrc", f"mic_{k}.mrc: 10 picks"))

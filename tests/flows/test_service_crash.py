@@ -42,7 +42,10 @@ class KillPickerMidJob(threading.Thread):
 
 
 def _files(root: Path, job: str) -> dict[str, bytes]:
-    return {str(p.relative_to(root / job)): p.read_bytes() for p in sorted((root / job).rglob("*.star"))}
+    """The job's STAR files; job.star without its rlnJobIsContinue line (1 for the continued job, as RELION)."""
+    out = {str(p.relative_to(root / job)): p.read_bytes() for p in sorted((root / job).rglob("*.star"))}
+    out["job.star"] = b"".join(ln for ln in out["job.star"].splitlines(True) if not ln.startswith(b"_rlnJobIsContinue"))
+    return out
 
 
 def test_killed_picker_is_restarted_and_the_retry_finishes_the_job(services, services_root, make_project):

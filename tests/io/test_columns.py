@@ -7,12 +7,10 @@ from cryopick.errors import BadInputError, MissingFileError
 from cryopick.io.columns import (
     concat,
     micrograph_pixel_size,
-    read_coordinates,
-    read_optics_columns,
     row,
     take,
 )
-from cryopick.io.optics import read_optics_star
+from cryopick.io.optics import read_optics_columns, read_optics_star
 from cryopick.io.star import write_star
 
 OPTICS = """data_optics
@@ -92,17 +90,6 @@ def test_relion30_layout_goes_through_the_converting_reader(tmp_path):
     assert data["rlnOpticsGroup"].tolist() == [1, 2]
     assert data["rlnMicrographName"].tolist() == ["a.mrc", "b.mrc"]
     assert "rlnVoltage" not in data
-
-
-def test_coordinates_empty_file_and_missing_file(tmp_path):
-    (tmp_path / "empty.star").write_bytes(b"")
-    c = read_coordinates(tmp_path / "empty.star")
-    assert len(c["rlnCoordinateX"]) == 0 and len(c["rlnCoordinateY"]) == 0
-    with pytest.raises(MissingFileError, match="nothere.star"):
-        read_coordinates(tmp_path / "nothere.star")
-    write_star(tmp_path / "noy.star", {"": {"rlnCoordinateX": np.array([1.0])}})
-    with pytest.raises(BadInputError, match="noy.star.*rlnCoordinateY"):
-        read_coordinates(tmp_path / "noy.star")
 
 
 def test_take_and_concat_fill_missing_labels_by_kind():

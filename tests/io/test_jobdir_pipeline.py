@@ -1,8 +1,5 @@
 """Job directories, pipeline numbering and registration."""
 
-import pytest
-
-from cryopick.errors import Cancelled
 from cryopick.io.jobdir import FAILURE, SUCCESS, ABORTED, JobDir, per_micrograph_output, post_path
 from cryopick.io.pipeline import allocate_job, read_pipeline, register_job
 from cryopick.io.star import read_star
@@ -16,26 +13,27 @@ def test_post_path_and_outputs():
     )
 
 
-def test_job_lifecycle_markers_and_files(tmp_path):
+def test_job_files_markers_and_results(tmp_path):
     job = JobDir(tmp_path, "AutoPick/job006")
     job.begin("cryopick autopick-log ...", "relion.autopick.log", {"log_diam_min": 150, "log_invert": False})
-    with job.running():
-        job.log("hello")
+    job.log("hello")
+    job.mark(SUCCESS)
     assert job.status() == "success" and (job.path / SUCCESS).exists()
     assert "cryopick autopick-log" in (job.path / "note.txt").read_text()
+    assert (job.path / "run.out").read_text() == "hello\n"
     opts = read_star(job.path / "job.star")["joboptions_values"]
     assert dict(zip(opts.rlnJobOptionVariable, opts.rlnJobOptionValue)) == {"log_diam_min": "150", "log_invert": "No"}
+    assert job.results() == []  # bookkeeping only
     job.begin("again", "relion.autopick.log", {})
     assert job.status() is None  # stale marker removed
-    with pytest.raises(RuntimeError):
-        with job.running():
-            raise RuntimeError("boom")
-    assert (job.path / FAILURE).exists() and "boom" in (job.path / "run.err").read_text()
-    job.begin("again", "relion.autopick.log", {})
-    with pytest.raises(Cancelled):
-        with job.running():
-            raise Cancelled("client went away")
-    assert (job.path / ABORTED).exists()
+    job.mark(FAILURE)
+    job.mark(ABORTED)
+    assert job.status() == "aborted" and not (job.path / FAILURE).exists()  # one marker at a time
+    rel, path = job.item_output("MotionCorr/job002/Movies/a.mrc", "_autopick.star")
+    assert rel == "AutoPick/job006/Movies/a_autopick.star" and path == job.path / "Movies/a_autopick.star"
+    assert path.parent.is_dir()
+    path.write_text("")
+    assert job.results() == ["Movies"]
 
 
 def test_allocate_and_register(tmp_path):
@@ -52,3 +50,16 @@ def test_allocate_and_register(tmp_path):
     assert ("Select/job004/micrographs_split1.star", "AutoPick/job005/") in p.input_edges
     assert (tmp_path / ".Nodes/MicrographsCoords/AutoPick/job005/autopick.star").exists()
     assert not (tmp_path / ".relion_lock").exists()
+
+
+def test_release_job_gives_the_number_back_only_when_empty(tmp_path):
+    from cryopick.io.pipeline import release_job
+
+    (tmp_path / "CtfFind/job003").mkdir(parents=True)
+    a = allocate_job(tmp_path, "Class2D")
+    assert release_job(tmp_path, a) and not (tmp_path / "Class2D").exists()
+    assert read_pipeline(tmp_path).job_counter == 4
+    b = allocate_job(tmp_path, "Class2D")
+    assert b == a
+    (tmp_path / b / "x").write_text("")
+    assert not release_job(tmp_path, b) and (tmp_path / b / "x").exists()

@@ -3,7 +3,8 @@
 import pytest
 
 from cryopick.errors import BadInputError
-from cryopick.io.optics import micrograph_pixel_size, read_micrograph_list, read_optics_star
+from cryopick.io.columns import frame_columns, micrograph_pixel_size
+from cryopick.io.optics import read_micrograph_list, read_optics_star
 
 OPTICS = """data_optics
 loop_
@@ -34,7 +35,7 @@ def test_reads_optics_and_data(tmp_path):
     p = write(tmp_path, OPTICS.format(second=1.775, group_b=2))
     star = read_optics_star(p)
     assert star.data["rlnMicrographName"].tolist() == ["a.mrc", "b.mrc"]
-    assert micrograph_pixel_size(star) == pytest.approx(1.77)
+    assert micrograph_pixel_size(frame_columns(star.optics), p) == pytest.approx(1.77)
     names, apix = read_micrograph_list(p)
     assert names == ["a.mrc", "b.mrc"] and apix == pytest.approx(1.77)
 
@@ -51,7 +52,7 @@ def test_mixed_pixel_sizes_are_an_error(tmp_path):
     with pytest.raises(BadInputError, match="different micrograph pixel sizes"):
         read_micrograph_list(p)
     with pytest.raises(BadInputError, match="different micrograph pixel sizes"):
-        micrograph_pixel_size(read_optics_star(p))
+        micrograph_pixel_size(frame_columns(read_optics_star(p).optics), p)
 
 
 def test_missing_labels_named(tmp_path):

@@ -133,3 +133,15 @@ def test_write_is_atomic_on_error(tmp_path):
 def _as_list(df):
     df.attrs["star_list"] = True  # two rows cannot be a list table
     return df
+
+
+def test_referenced_files_are_the_values_of_file_labels(tmp_path):
+    from cryopick.io.star import referenced_files
+
+    path = tmp_path / "x.star"
+    path.write_text("data_\nloop_\n_rlnImageName #1\n_rlnMicrographName #2\n_rlnCtfImage #3\n_rlnDefocusU #4\n"
+                    "000001@Extract/job007/a.mrcs M/a.mrc M/a.ctf:mrc 10000\n"
+                    "000002@Extract/job007/a.mrcs M/a.mrc M/a.ctf:mrc 12000\n")
+    assert referenced_files(path) == ["Extract/job007/a.mrcs", "M/a.mrc", "M/a.ctf"]
+    (tmp_path / "bad.star").write_text("not a star file\n")
+    assert referenced_files(tmp_path / "bad.star") == []

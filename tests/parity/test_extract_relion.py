@@ -14,7 +14,7 @@ import pytest
 
 from cryopick.extraction.boxes import box_positions, boxes_on_micrograph, extract_boxes
 from cryopick.extraction.normalise import background, remove_dust
-from cryopick.extraction.synthetic import write_synthetic_project
+from cryopick.synthetic.extraction import write_synthetic_project
 from cryopick.io.coords import read_coordinates
 from cryopick.io.mrc import read_mrc
 from cryopick.io.optics import read_optics_star
@@ -98,7 +98,7 @@ def _our_dust_masks(project, box, radius, white, black):
     for k, mic_name in enumerate(project.micrographs):
         mic = read_mrc(project.root / mic_name)
         c = read_coordinates(project.root / project.coordinate_files[k])
-        x, y = box_positions(c["rlnCoordinateX"].to_numpy(), c["rlnCoordinateY"].to_numpy())
+        x, y = box_positions(np.asarray(c["rlnCoordinateX"]), np.asarray(c["rlnCoordinateY"]))
         assert boxes_on_micrograph(x, y, box, mic.shape).all()
         flat = extract_boxes(mic, x, y, box).astype(np.float64).reshape(len(x), -1)
         w, b = remove_dust(flat, background(box, radius), white, black, np.random.default_rng(0))

@@ -32,7 +32,7 @@ def test_module_entry_point_serves_and_stops_cleanly(project: Path, tmp_path: Pa
                                                 micrographs_star=MICROGRAPHS_STAR, split_size=-1, nr_split=4), timeout=30))
             assert result.counts["subsets"] == 4
     finally:
-        code = service.stop(timeout=30)
+        code = service.stop(grace_s=30)
     assert code == 0
     text = log.read_text()
     assert "listening on" in text and "stopped" in text
@@ -55,7 +55,7 @@ def test_every_role_starts(role: str, project: Path):
             status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status
             assert status == health_pb2.HealthCheckResponse.SERVING
     finally:
-        assert service.stop(timeout=30) == 0
+        assert service.stop(grace_s=30) == 0
 
 
 def test_healthcheck_command(project: Path, start_service, tmp_path: Path):

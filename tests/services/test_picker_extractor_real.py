@@ -55,7 +55,7 @@ def test_pick_then_extract(log_project, start_service):
     n_picks = 0
     for k, coord_file in enumerate(listing["rlnMicrographCoordinates"]):
         picks = read_coordinates(root / coord_file)
-        n_picks += len(picks)
+        n_picks += len(picks["rlnCoordinateX"])
         xy = np.c_[picks["rlnCoordinateX"], picks["rlnCoordinateY"]]
         # every true blob has a pick within 5 px
         d = np.linalg.norm(truths[k][:, None, :] - xy[None, :, :], axis=2).min(axis=1)

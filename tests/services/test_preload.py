@@ -7,7 +7,7 @@ import sys
 
 PROBE = """
 import sys, tempfile
-from cryopick.services.picker.servicer import ROLE, PickerServicer
+from cryopick.services.picker.servicer import ROLE
 from cryopick.services.runtime.server import Role, Service
 import dataclasses
 role = dataclasses.replace(ROLE, stages=ROLE.stages + ("cryopick.stages.no_such_stage",))

@@ -61,7 +61,7 @@ def test_select_subsets_end_to_end(project: Path, stub):
 def test_unset_optional_fields_take_stage_defaults(project: Path, stub):
     job = new_job(project)
     result = collect_result(stub.SelectSubsets(request(job), timeout=30))
-    assert result.counts["subsets"] == 3  # default split_size 10: 10, 10, 3
+    assert result.counts["subsets"] == 1  # RELION's GUI default subset size, 100: one subset of 23
 
 
 def test_project_field_selects_a_subdirectory(tmp_path: Path, start_service):
@@ -71,7 +71,7 @@ def test_project_field_selects_a_subdirectory(tmp_path: Path, start_service):
     _, channel = start_service("picker", root)
     stub = picker_pb2_grpc.PickerServiceStub(channel)
     job = new_job(root / "groupA" / "p1")
-    result = collect_result(stub.SelectSubsets(request(job, project="groupA/p1", nr_split=2), timeout=30))
+    result = collect_result(stub.SelectSubsets(request(job, project="groupA/p1", split_size=-1, nr_split=2), timeout=30))
     assert (root / "groupA" / "p1" / job / "micrographs_split2.star").is_file()
     assert result.counts["subsets"] == 2
     err = call_error(stub, request(job, project="../outside"))

@@ -1,4 +1,4 @@
-"""Roles whose stages do not exist yet answer UNIMPLEMENTED naming the capability."""
+"""Stages without a ``run`` yet answer UNIMPLEMENTED, naming the job, and write nothing."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ T = common_pb2.JobTarget(job_dir="X/job001/")
 CASES = [
     ("classifier", lambda ch: classifier_pb2_grpc.ClassifierServiceStub(ch).Classify2D(
         classifier_pb2.Classify2DRequest(target=T, particles_star="p.star", nr_classes=10), timeout=10),
-     "2D classification"),
+     "Class2D"),
     ("ranker", lambda ch: ranker_pb2_grpc.RankerServiceStub(ch).RankClasses(
-        ranker_pb2.RankClassesRequest(target=T, optimiser_star="o.star"), timeout=10), "class ranking"),
+        ranker_pb2.RankClassesRequest(target=T, optimiser_star="o.star"), timeout=10), "Auto-select 2D classes"),
     ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Train(
-        topaz_pb2.TopazTrainRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz training"),
+        topaz_pb2.TrainRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz training"),
     ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Pick(
-        topaz_pb2.TopazPickRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz picking"),
+        topaz_pb2.PickRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz picking"),
 ]
 
 

@@ -7,9 +7,10 @@ import pytest
 
 from cryopick.errors import BadInputError
 from cryopick.io.mrc import read_header, read_mrc
-from cryopick.io.optics import micrograph_pixel_size, read_optics_star
+from cryopick.io.columns import frame_columns, micrograph_pixel_size
+from cryopick.io.optics import read_optics_star
 from cryopick.io.pipeline import allocate_job, read_pipeline
-from cryopick.sim.project import PRESETS, SimParams, preset, read_junk, simulate_project
+from cryopick.synthetic.project import PRESETS, SimParams, preset, read_junk, simulate_project
 
 SMALL = SimParams(n_micrographs=3, mic_size_px=(320, 288), particles_per_mic=12, carbon_fraction=0.34,
                   ice_blobs_per_um2=40.0, aggregates_per_um2=40.0)
@@ -42,7 +43,7 @@ def test_micrographs_ctf_star(project):
     assert opt["rlnOpticsGroupName"] == "opticsGroup1" and int(opt["rlnOpticsGroup"]) == 1
     assert opt["rlnVoltage"] == 300 and opt["rlnSphericalAberration"] == 2.7 and opt["rlnAmplitudeContrast"] == 0.1
     assert opt["rlnMicrographOriginalPixelSize"] == pytest.approx(SMALL.pixel_size_angstrom)
-    assert micrograph_pixel_size(star) == pytest.approx(SMALL.pixel_size_angstrom)
+    assert micrograph_pixel_size(frame_columns(star.optics), "truth") == pytest.approx(SMALL.pixel_size_angstrom)
     d = star.data
     assert list(d["rlnMicrographName"]) == project.micrographs
     for col in ("rlnCtfImage", "rlnDefocusU", "rlnDefocusV", "rlnCtfAstigmatism", "rlnDefocusAngle",

@@ -32,13 +32,14 @@ def test_complete_job_directory(tmp_path):
     star = write_project(tmp_path, micrographs(3), APIX)
     res = autopick_log.run(params(star, threads=2), tmp_path, "AutoPick/job005/")
     job = tmp_path / "AutoPick/job005"
-    for name in ("autopick.star", "summary.star", "logfile.pdf", "job.star", "note.txt", "run.out", SUCCESS):
+    for name in ("autopick.star", "summary.star", "logfile.pdf", "job.star", "note.txt", "run.out", SUCCESS,
+                 "RELION_OUTPUT_NODES.star"):
         assert (job / name).exists(), name
     assert (job / "logfile.pdf").read_bytes().startswith(b"%PDF-1.4")
     listing = read_coordinate_list(job / "autopick.star")
     assert listing["rlnMicrographCoordinates"].tolist() == [f"AutoPick/job005/Movies/mic_{k:03d}_autopick.star" for k in (1, 2, 3)]
     coords = read_coordinates(job / "Movies/mic_001_autopick.star")
-    assert list(coords.columns) == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi"]
+    assert list(coords) == ["rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi"]
     summary = read_star(job / "summary.star")["autopick_summary"]
     assert summary["rlnGroupNrParticles"].sum() == res.counts["picks"] > 0
     assert res.output_nodes[0] == ("AutoPick/job005/autopick.star", "MicrographsCoords.star.relion.autopick")
@@ -57,7 +58,7 @@ def test_same_picks_as_the_picker_and_threads_do_not_matter(tmp_path):
     b = read_coordinates(tmp_path / "AutoPick/job006/Movies/mic_002_autopick.star")
     np.testing.assert_allclose(a["rlnCoordinateX"], direct.x_px, atol=1e-5)
     np.testing.assert_allclose(a["rlnAutopickFigureOfMerit"], direct.fom, atol=1e-6)
-    assert a.equals(b)
+    assert list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_micrographs_of_different_sizes(tmp_path):
@@ -116,12 +117,19 @@ def test_all_missing_is_not_found(tmp_path):
         autopick_log.run(params(star), tmp_path, "AutoPick/job005/")
 
 
-def test_changed_parameters_do_not_reuse_old_picks(tmp_path):
+def test_changed_parameters_are_refused_and_the_old_job_is_kept(tmp_path):
     star = write_project(tmp_path, micrographs(1), APIX)
     a = autopick_log.run(params(star), tmp_path, "AutoPick/job005/")
-    b = autopick_log.run(params(star, upper_threshold_stddev=1.0), tmp_path, "AutoPick/job005/")
+    job = tmp_path / "AutoPick/job005"
+    before = {p: p.read_bytes() for p in job.rglob("*") if p.is_file()}
+    with pytest.raises(BadInputError, match=r"different parameters \(upper_threshold_stddev: 999.0 -> 1.0\)"):
+        autopick_log.run(params(star, upper_threshold_stddev=1.0), tmp_path, "AutoPick/job005/")
+    assert {p: p.read_bytes() for p in job.rglob("*") if p.is_file()} == before
     fresh = autopick_log.run(params(star, upper_threshold_stddev=1.0), tmp_path, "AutoPick/job006/")
-    assert b.counts["picks"] == fresh.counts["picks"] < a.counts["picks"]
+    assert fresh.counts["picks"] < a.counts["picks"]
+    # threads is not a result-changing parameter: a re-run with more threads continues the job
+    again = autopick_log.run(params(star, threads=2), tmp_path, "AutoPick/job005/")
+    assert again.counts == a.counts
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cryopick.errors import BadInputError, MissingFileError
-from cryopick.extraction.synthetic import write_synthetic_project
+from cryopick.synthetic.extraction import write_synthetic_project
 from cryopick.io.coords import read_coordinates, write_coordinate_list
 from cryopick.io.optics import read_optics_star, write_optics_star
 from cryopick.io.pipeline import read_pipeline
@@ -122,13 +122,19 @@ def test_coordinates_for_unknown_micrograph_skipped_and_reported(project):
     assert "ghost.mrc" in (root / JOB / "run.out").read_text()
 
 
-def test_missing_micrograph_reported_others_extracted(project):
-    (project.root / project.micrographs[1]).unlink()
-    res = extract.run(_params(project), project.root, JOB)
+def test_missing_micrograph_fails_the_job_unless_skip_failed(project):
+    root = project.root
+    (root / project.micrographs[1]).unlink()
+    with pytest.raises(MissingFileError, match="mic_002.mrc not found"):
+        extract.run(_params(project), root, JOB)
+    assert (root / JOB / "RELION_JOB_EXIT_FAILURE").exists() and not (root / JOB / "particles.star").exists()
+    assert (root / JOB / "Movies/mic_001.mrcs").exists() and (root / JOB / "Movies/mic_003.mrcs").exists()
+    assert "mic_002.mrc" in (root / JOB / "run.err").read_text()
+    assert (JOB, "None", "relion.extract", "Failed") in read_pipeline(root).processes
+    res = extract.run(_params(project, skip_failed_micrographs=True), root, JOB)  # continues: the other two are reused
     assert list(res.failures) == [project.micrographs[1]]
-    assert "not found" in res.failures[project.micrographs[1]]
-    assert res.counts["micrographs"] == 2 and res.counts["particles"] == 12
-    assert (project.root / JOB / "RELION_JOB_EXIT_SUCCESS").exists()
+    assert res.counts["micrographs"] == 2 and res.counts["particles"] == 12 and res.counts["micrographs_reused"] == 2
+    assert (root / JOB / "RELION_JOB_EXIT_SUCCESS").exists()
 
 
 def test_all_micrographs_missing_is_an_error(project):
@@ -176,7 +182,7 @@ def test_min_fom_strict_and_missing_column_named(project):
     root = project.root
     picks = [read_coordinates(root / cf) for cf in project.coordinate_files]  # values as written (6 decimals)
     thr = float(np.median(picks[0]["rlnAutopickFigureOfMerit"]))  # 6 values: not one of them
-    thr = float(picks[0]["rlnAutopickFigureOfMerit"].iloc[np.argmin(np.abs(picks[0]["rlnAutopickFigureOfMerit"] - thr))])
+    thr = float(picks[0]["rlnAutopickFigureOfMerit"][np.argmin(np.abs(picks[0]["rlnAutopickFigureOfMerit"] - thr))])
     res = extract.run(_params(project, min_fom=thr), root, JOB)
     expected = sum(int((p["rlnAutopickFigureOfMerit"] > thr).sum()) for p in picks)
     assert expected < 18
@@ -184,9 +190,10 @@ def test_min_fom_strict_and_missing_column_named(project):
     got = read_optics_star(root / JOB / "particles.star", "particles").data["rlnAutopickFigureOfMerit"]
     assert (got > thr).all()
     cf = root / project.coordinate_files[1]
-    df = read_coordinates(cf).drop(columns=["rlnAutopickFigureOfMerit"])
+    no_fom = read_coordinates(cf)
+    del no_fom["rlnAutopickFigureOfMerit"]
     from cryopick.io.coords import write_coordinates
-    write_coordinates(cf, df)
+    write_coordinates(cf, no_fom)
     with pytest.raises(BadInputError, match="mic_002_autopick.star"):
         extract.run(_params(project, min_fom=0.0), root, "Extract/job008/")
 
@@ -200,9 +207,31 @@ def test_rerun_reuses_finished_micrographs(project):
     assert res.counts["micrographs_reused"] == 2
     assert (root / JOB / "particles.star").read_text() == first
     assert (root / JOB / "Movies/mic_002.mrcs").exists()
-    # a change of output size makes the old stacks unusable
-    res = extract.run(_params(project, rescale_px=32), root, JOB)
-    assert res.counts["micrographs_reused"] == 0
+    # a change of output size is refused: the job directory keeps the first run's stacks
+    with pytest.raises(BadInputError, match=r"rescale_px: None -> 32"):
+        extract.run(_params(project, rescale_px=32), root, JOB)
+    assert (root / JOB / "particles.star").read_text() == first and (root / JOB / "RELION_JOB_EXIT_SUCCESS").exists()
+
+
+def test_second_run_with_inverted_contrast_never_returns_the_first_runs_particles(project, capsys):
+    """A second ``cryopick extract`` into the same job with --invert flipped is refused, and loses nothing."""
+    from cryopick.cli import main
+
+    root = project.root
+    args = ["extract", "--i", project.micrographs_star, "--coords", project.coords_star, "--o", JOB, "--box", "64",
+            "--bg-diameter", "48", "--project-root", str(root), "--quiet"]
+    assert main(args + ["--invert"]) == 0
+    first = mrcfile.read(root / JOB / "Movies/mic_001.mrcs").astype(np.float32)
+    before = _tree_digest(root, JOB)
+    capsys.readouterr()
+    assert main(args + ["--no-invert"]) == 2
+    err = capsys.readouterr().err
+    assert "different parameters (invert_contrast: True -> False)" in err and "new job directory" in err
+    assert _tree_digest(root, JOB) == before  # the first run's job is untouched
+    # in a new job directory the particles are the first run's, negated
+    assert main([*args[:6], "Extract/job008/", *args[7:], "--no-invert"]) == 0
+    second = mrcfile.read(root / "Extract/job008/Movies/mic_001.mrcs").astype(np.float32)
+    np.testing.assert_allclose(second, -first, atol=2e-3)
 
 
 def test_cancel_aborts(project):
@@ -232,7 +261,7 @@ def test_reextract_with_recenter(project):
     d["rlnAnglePsi"] = rng.uniform(0, 360, len(d))
     data_star = "Class2D/job008/run_it025_data.star"
     write_optics_star(root / data_star, parts.with_data(d))
-    res = extract.run(_params(project, coords_star=None, reextract_data_star=data_star, recenter=True,
+    res = extract.run(_params(project, coords_star="", reextract_data_star=data_star, recenter=True,
                               normalise=False, invert_contrast=False), root, "Extract/job009/")
     assert ("Extract/job009/extractpick.star", "MicrographsCoords.star.relion.reextract") in res.output_nodes
     out = read_optics_star(root / "Extract/job009/particles.star", "particles").data
@@ -262,7 +291,7 @@ def test_cli(project, capsys):
                "--box", "64", "--invert", "--norm", "--bg-diameter", "48", "--rescale", "32", "--float16",
                "--threads", "2", "--project-root", str(project.root), "--quiet"])
     assert rc == 0
-    assert "18 particles from 3 micrographs" in capsys.readouterr().out
+    assert f"Extraction: {JOB} (micrographs 3, particles 18" in capsys.readouterr().out
     with mrcfile.open(project.root / JOB / "Movies/mic_001.mrcs") as m:
         assert m.header.mode == 12 and m.data.shape[1:] == (32, 32)
     rc = main(["extract", "--i", project.micrographs_star, "--coords", project.coords_star, "--o", "Extract/job008/",
@@ -282,7 +311,7 @@ def test_relion30_micrographs_star_and_extra_coordinate_columns(project):
     write_star(root / "CtfFind/job003/legacy.star", {"": legacy})
     cf = root / project.coordinate_files[0]
     picks = read_coordinates(cf)
-    picks["rlnMyNote"] = [f"note{k}" for k in range(len(picks))]
+    picks["rlnMyNote"] = np.array([f"note{k}" for k in range(len(picks["rlnCoordinateX"]))], dtype=object)
     from cryopick.io.coords import write_coordinates
 
     write_coordinates(cf, picks)

@@ -14,6 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+from cryopick.errors import BadInputError, MissingFileError
+from cryopick.flows.launch import LocalServices, prefect_api, prepare_prefect_env
+
 NAME = "run"
 HELP = "Run the particle-picking flow (Select, LoG, Extract, Class2D, ...) on a project."
 
@@ -29,8 +32,6 @@ def load_params(path: str | None) -> dict:
     """Flow parameters from a YAML or JSON file (a mapping)."""
     if not path:
         return {}
-    from cryopick.errors import BadInputError, MissingFileError
-
     p = Path(path)
     if not p.is_file():
         raise MissingFileError(f"{path}: parameter file not found")
@@ -52,8 +53,6 @@ def load_params(path: str | None) -> dict:
 
 
 def main(args: argparse.Namespace) -> int:
-    from cryopick.errors import MissingFileError
-
     project = Path(args.project).resolve()
     if not project.is_dir():
         raise MissingFileError(f"{args.project}: project directory not found")
@@ -63,8 +62,6 @@ def main(args: argparse.Namespace) -> int:
     params.pop("project_dir", None)
 
     # Prefect reads its settings when first imported: configure it before any import.
-    from cryopick.flows.launch import LocalServices, prefect_api, prepare_prefect_env
-
     local_api = not os.environ.get("PREFECT_API_URL")
     if local_api:
         prepare_prefect_env(project / ".cryopick" / "prefect-home")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+from cryopick.scoring import score_pick_files
 
 NAME = "score-picks"
 HELP = "Score an autopick.star against ground-truth particles (precision, recall, F1, AP)."
@@ -26,10 +29,6 @@ def _fmt(v: float | None) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    import json
-
-    from cryopick.metrics import score_pick_files
-
     score = score_pick_files(args.truth, args.picks, args.project_root, args.radius_angstrom,
                              only_picked_micrographs=not args.all_truth_micrographs)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 NAME = "simulate"
 HELP = "Write a synthetic RELION project (micrographs, CTF STAR, pipeline) with ground-truth particles and junk."
@@ -24,9 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import time
-
-    from cryopick.sim.project import preset, simulate_project
+    from cryopick.synthetic.project import preset, simulate_project
 
     params = preset(args.preset)
     overrides = {

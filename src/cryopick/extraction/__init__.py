@@ -9,5 +9,4 @@ rescale     RELION's Fourier crop as two small matrix products per box
 reextract   coordinates and origins for re-extraction from a refinement's _data.star
 columns     STAR tables as column dictionaries: the pandas-free reading path of the stage
 blas        keeps OpenBLAS single-threaded while micrographs run in parallel threads
-synthetic   tiny synthetic inputs for tests and benchmarks
 """

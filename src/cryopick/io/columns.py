@@ -15,7 +15,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from cryopick.errors import BadInputError
-from cryopick.io.coords import LIST_TABLE
 from cryopick.io.labels import label_kind
 from cryopick.io.star import RawTable, get_table, read_star_raw
 
@@ -85,31 +84,6 @@ def read_table(path: str | os.PathLike, name: str, required: tuple[str, ...] = (
     return dict(get_table(tables, name, path, required=required).columns)
 
 
-def read_coordinates(path: str | os.PathLike) -> Columns:
-    """A coordinate STAR's columns; a 0-byte file (no picks) gives empty x, y columns.
-
-    Raises
-    ------
-    MissingFileError
-        No such file.
-    BadInputError
-        No rlnCoordinateX / rlnCoordinateY.
-    """
-    tables = read_star_raw(path)
-    if not tables:
-        return {"rlnCoordinateX": np.zeros(0), "rlnCoordinateY": np.zeros(0)}
-    name = "" if "" in tables else next(iter(tables))
-    return dict(get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY")).columns)
-
-
-def read_coordinate_list(path: str | os.PathLike) -> Columns:
-    """``autopick.star`` (data_coordinate_files): rlnMicrographName, rlnMicrographCoordinates."""
-    tables = read_star_raw(path)
-    if not tables:
-        raise BadInputError(f"{path}: empty coordinate list")
-    return dict(get_table(tables, LIST_TABLE, path, required=("rlnMicrographName", "rlnMicrographCoordinates")).columns)
-
-
 def frame_columns(df: Any) -> Columns:
     """The columns of a pandas DataFrame as numpy arrays (strings as object arrays)."""
     out: Columns = {}
@@ -119,33 +93,6 @@ def frame_columns(df: Any) -> Columns:
             col = np.asarray(col, dtype=object)
         out[str(label)] = col
     return out
-
-
-def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs") -> tuple[Columns, Columns]:
-    """Optics and data tables of a RELION >= 3.1 STAR file, validated (see :func:`optics_tables`).
-
-    Other layouts (RELION 3.0: no optics table) go through
-    :func:`cryopick.io.optics.read_optics_star`, which converts them (and imports pandas).
-
-    Returns
-    -------
-    optics, data : Columns
-
-    Raises
-    ------
-    MissingFileError, BadInputError
-        With the file name and the problem.
-    """
-    path = Path(path)
-    tables = read_star_raw(path)
-    if not tables:
-        raise BadInputError(f"{path}: empty STAR file (no tables)")
-    if "optics" not in tables:
-        from cryopick.io.optics import read_optics_star
-
-        star = read_optics_star(path, data_name)
-        return frame_columns(star.optics), frame_columns(star.data)
-    return optics_tables(tables, path, data_name)
 
 
 def optics_tables(tables: Mapping[str, RawTable], path: object, data_name: str) -> tuple[Columns, Columns]:
@@ -202,3 +149,53 @@ def micrograph_pixel_size(optics: Mapping[str, np.ndarray], path: object) -> flo
             f"({', '.join(f'{s:g}' for s in sizes)} Å); process them separately"
         )
     return float(sizes[0])
+
+
+def particle_optics(
+    source: Mapping[str, np.ndarray],
+    rows: Mapping[str, np.ndarray],
+    image_pixel_size_angstrom: np.ndarray | float,
+    image_size_px: int,
+    keep_premultiplied: bool = False,
+) -> tuple[Columns, Columns]:
+    """The optics table RELION writes for extracted particles, and the rows renumbered to it.
+
+    As ``relion_preprocess`` (relion_spec.md §2.4): rlnMicrographPixelSize is replaced by
+    rlnImagePixelSize, rlnImageSize and rlnImageDimensionality (2) are set,
+    rlnCtfDataAreCtfPremultiplied is 0 (kept from ``source`` with ``keep_premultiplied``, for
+    re-extraction), and optics groups without particles are dropped, the rest renumbered 1..n
+    in their old order.
+
+    Parameters
+    ----------
+    source : Columns
+        The micrographs' (or, re-extracting, the particles') optics table.
+    rows : Columns
+        Particle rows with rlnOpticsGroup.
+    image_pixel_size_angstrom : float or ndarray, shape (n_groups,)
+        Pixel size of the extracted images, per source group.
+    image_size_px : int
+        Side of the extracted images.
+
+    Returns
+    -------
+    optics, rows : Columns
+    """
+    optics = dict(source)
+    n = n_rows(optics)
+    optics["rlnImagePixelSize"] = np.broadcast_to(np.asarray(image_pixel_size_angstrom, dtype=np.float64), (n,)).copy()
+    optics.pop("rlnMicrographPixelSize", None)
+    optics["rlnImageSize"] = np.full(n, image_size_px, dtype=np.int64)
+    optics["rlnImageDimensionality"] = np.full(n, 2, dtype=np.int64)
+    if "rlnCtfDataAreCtfPremultiplied" not in optics or not keep_premultiplied:
+        optics["rlnCtfDataAreCtfPremultiplied"] = np.zeros(n, dtype=bool)
+    groups = np.asarray(optics["rlnOpticsGroup"]).astype(np.int64)
+    used = sorted(set(np.asarray(rows["rlnOpticsGroup"]).astype(np.int64).tolist()))
+    renumber = {old: new for new, old in enumerate(used, start=1)}
+    keep = np.flatnonzero(np.isin(groups, used))
+    keep = keep[np.argsort([renumber[int(g)] for g in groups[keep]], kind="stable")]
+    optics = take(optics, keep)
+    optics["rlnOpticsGroup"] = np.array([renumber[int(g)] for g in groups[keep]], dtype=np.int64)
+    rows = dict(rows)
+    rows["rlnOpticsGroup"] = np.array([renumber[int(g)] for g in np.asarray(rows["rlnOpticsGroup"])], dtype=np.int64)
+    return optics, rows

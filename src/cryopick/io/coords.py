@@ -1,26 +1,34 @@
-"""Coordinate files: per-micrograph ``*_autopick.star`` and the ``autopick.star`` list."""
+"""Coordinate files: per-micrograph ``*_autopick.star`` and the ``autopick.star`` list.
+
+Tables are column dictionaries (label -> numpy array, see :mod:`cryopick.io.columns`);
+pandas is never imported here (it costs about a third of a second of start-up).
+"""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
+from cryopick.errors import BadInputError
 from cryopick.io.atomic import atomic_path
-from cryopick.io.star import write_star
-
-if TYPE_CHECKING:
-    import pandas as pd
+from cryopick.io.star import get_table, read_star_raw, write_star
 
 COORD_COLUMNS = ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi")
 LIST_TABLE = "coordinate_files"
 
 
 def picks_columns(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> dict[str, np.ndarray]:
-    """Coordinate table columns in RELION's order (no pandas; see :func:`picks_frame`)."""
+    """Coordinate table columns in RELION's order.
+
+    Parameters
+    ----------
+    x_px, y_px : ndarray, shape (n,)
+        0-based pixel coordinates (x = column, y = row).
+    fom : ndarray, shape (n,)
+        Figures of merit.
+    """
     n = len(x_px)
     return {
         "rlnCoordinateX": np.asarray(x_px, dtype=np.float64),
@@ -31,25 +39,10 @@ def picks_columns(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> dict[s
     }
 
 
-def picks_frame(x_px: np.ndarray, y_px: np.ndarray, fom: np.ndarray) -> "pd.DataFrame":
-    """Coordinate table in RELION's column order.
-
-    Parameters
-    ----------
-    x_px, y_px : ndarray, shape (n,)
-        0-based pixel coordinates (x = column, y = row).
-    fom : ndarray, shape (n,)
-        Figures of merit.
-    """
-    import pandas as pd
-
-    return pd.DataFrame(picks_columns(x_px, y_px, fom))
-
-
-def write_coordinates(path: str | os.PathLike, picks: "pd.DataFrame | Mapping[str, Any]") -> None:
+def write_coordinates(path: str | os.PathLike, picks: Mapping[str, Any]) -> None:
     """Write a coordinate STAR (table ``data_``); no picks gives a 0-byte file, as RELION.
 
-    ``picks`` is a DataFrame or a mapping label -> column (see :func:`picks_columns`).
+    ``picks`` maps label -> column (see :func:`picks_columns`) or is a DataFrame.
     """
     n = len(picks) if hasattr(picks, "attrs") else len(next(iter(picks.values())))
     if n == 0:
@@ -59,21 +52,26 @@ def write_coordinates(path: str | os.PathLike, picks: "pd.DataFrame | Mapping[st
     write_star(path, {"": picks})
 
 
-def read_coordinates(path: str | os.PathLike) -> "pd.DataFrame":
-    """Read a coordinate STAR into a DataFrame; a 0-byte file gives an empty table.
-
-    (:func:`cryopick.io.columns.read_coordinates` is the pandas-free reader it wraps.)
+def read_coordinates(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A coordinate STAR's columns; a 0-byte file (no picks) gives empty x, y columns.
 
     Returns
     -------
-    pandas.DataFrame
-        At least ``rlnCoordinateX`` and ``rlnCoordinateY``.
+    dict[str, ndarray]
+        At least ``rlnCoordinateX`` and ``rlnCoordinateY``, shape (n,) each.
+
+    Raises
+    ------
+    MissingFileError
+        No such file.
+    BadInputError
+        No rlnCoordinateX / rlnCoordinateY.
     """
-    import pandas as pd
-
-    from cryopick.io import columns
-
-    return pd.DataFrame(columns.read_coordinates(path))
+    tables = read_star_raw(path)
+    if not tables:
+        return {"rlnCoordinateX": np.zeros(0), "rlnCoordinateY": np.zeros(0)}
+    name = "" if "" in tables else next(iter(tables))
+    return dict(get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY")).columns)
 
 
 def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coordinate_files: list[str]) -> None:
@@ -85,16 +83,9 @@ def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coord
     write_star(path, {LIST_TABLE: columns})
 
 
-def read_coordinate_list(path: str | os.PathLike) -> "pd.DataFrame":
-    """Read ``autopick.star`` into a DataFrame: rlnMicrographName -> rlnMicrographCoordinates."""
-    import pandas as pd
-
-    from cryopick.io import columns
-
-    return pd.DataFrame(columns.read_coordinate_list(path))
-
-
-def resolve(project_root: str | os.PathLike, relative: str) -> Path:
-    """A project-relative path as RELION writes it, resolved against the project root."""
-    p = Path(relative)
-    return p if p.is_absolute() else Path(project_root) / p
+def read_coordinate_list(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``autopick.star`` (data_coordinate_files): rlnMicrographName, rlnMicrographCoordinates."""
+    tables = read_star_raw(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty coordinate list")
+    return dict(get_table(tables, LIST_TABLE, path, required=("rlnMicrographName", "rlnMicrographCoordinates")).columns)

@@ -6,13 +6,12 @@ import contextlib
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import numpy as np
 
-from cryopick.errors import Cancelled
+from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import list_table, write_star
 
 SUCCESS = "RELION_JOB_EXIT_SUCCESS"
@@ -63,30 +62,65 @@ def existing_job_numbers(project_root: str | os.PathLike) -> list[int]:
     return sorted(nums)
 
 
-@dataclass
+#: Files of a job directory that record the job rather than its results.
+BOOKKEEPING = frozenset({"job.star", "note.txt", "run.out", "run.err", "job_pipeline.star", "default_pipeline.star",
+                         "RELION_OUTPUT_NODES.star", *MARKERS})
+
+
 class JobDir:
-    """A RELION job directory inside a project.
+    """A RELION job directory inside a project; every file it hands out lies inside it.
+
+    Parameters
+    ----------
+    project_root : path-like or ProjectPaths
+    rel : str
+        Project-relative name, e.g. ``AutoPick/job006/`` (a trailing slash is added).
 
     Attributes
     ----------
-    project_root : pathlib.Path
+    project : ProjectPaths
     rel : str
-        Project-relative name with trailing slash, e.g. ``AutoPick/job006/``.
+        ``Type/jobNNN/`` with a trailing slash.
     """
 
-    project_root: Path
-    rel: str
+    def __init__(self, project_root: "str | os.PathLike | ProjectPaths", rel: str):
+        self.project = project_root if isinstance(project_root, ProjectPaths) else ProjectPaths(project_root)
+        self.rel = rel.rstrip("/") + "/"
 
-    def __post_init__(self) -> None:
-        self.project_root = Path(self.project_root)
-        self.rel = self.rel.rstrip("/") + "/"
+    @property
+    def project_root(self) -> Path:
+        return self.project.root
 
     @property
     def path(self) -> Path:
-        return self.project_root / self.rel
+        return self.project.root / self.rel
 
     def file(self, name: str) -> Path:
+        """Path of ``name`` inside the job directory (not checked; for reading and markers)."""
         return self.path / name
+
+    def output(self, name: str) -> Path:
+        """Checked path of output ``name`` (relative to the job directory), parents created.
+
+        Raises
+        ------
+        BadInputError
+            ``name`` would leave the job directory (``..`` or a symlink pointing out).
+        """
+        return self.project.output(self.rel, name)
+
+    def item_output(self, micrograph_name: str, suffix: str) -> tuple[str, Path]:
+        """RELION's per-micrograph output ``<job><post(mic) without ext><suffix>``, checked.
+
+        Returns
+        -------
+        rel : str
+            Project-relative name, as written into STAR files.
+        path : pathlib.Path
+            Where to write it.
+        """
+        rel = per_micrograph_output(self.rel, micrograph_name, suffix)
+        return rel, self.output(rel[len(self.rel):])
 
     def status(self) -> str | None:
         """``"success"``, ``"failure"``, ``"aborted"`` or None (running / never run)."""
@@ -95,20 +129,29 @@ class JobDir:
                 return label
         return None
 
-    def begin(self, command: str, type_label: str, options: Mapping[str, object], is_continue: bool = False) -> None:
-        """Start (or restart) the job: clear stale markers, append note.txt, write job.star."""
-        self.path.mkdir(parents=True, exist_ok=True)
+    def results(self) -> list[str]:
+        """Names in the job directory other than its bookkeeping files (what a run produced)."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.name not in BOOKKEEPING and not p.name.startswith(".cryopick"))
+
+    def clear_markers(self) -> None:
         for marker in MARKERS:
             with contextlib.suppress(FileNotFoundError):
                 self.file(marker).unlink()
-        with open(self.file("note.txt"), "a") as fh:
+
+    def begin(self, command: str, type_label: str, options: Mapping[str, object], is_continue: bool = False) -> None:
+        """Start (or restart) the job: clear stale markers, append note.txt, write job.star."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.clear_markers()
+        with open(self.output("note.txt"), "a") as fh:
             fh.write(f"\n ++++ Executing new job on {time.ctime()}\n")
             fh.write(" ++++ with the following command(s): \n")
             fh.write(f"{command}\n ++++ \n")
-        self.file("run.out").touch()
-        self.file("run.err").touch()
+        self.output("run.out").touch()
+        self.output("run.err").touch()
         write_star(
-            self.file("job.star"),
+            self.output("job.star"),
             {
                 "job": list_table({"rlnJobTypeLabel": type_label, "rlnJobIsContinue": int(is_continue), "rlnJobIsTomo": 0}),
                 "joboptions_values": {
@@ -120,37 +163,18 @@ class JobDir:
 
     def log(self, line: str) -> None:
         """Append a line to run.out."""
-        with open(self.file("run.out"), "a") as fh:
+        with open(self.output("run.out"), "a") as fh:
             fh.write(line.rstrip("\n") + "\n")
 
     def log_error(self, line: str) -> None:
         """Append a line to run.err."""
-        with open(self.file("run.err"), "a") as fh:
+        with open(self.output("run.err"), "a") as fh:
             fh.write(line.rstrip("\n") + "\n")
 
-    def succeed(self) -> None:
-        self.file(SUCCESS).touch()
-
-    def fail(self, message: str) -> None:
-        self.log_error(message)
-        self.file(FAILURE).touch()
-
-    def abort(self, message: str) -> None:
-        self.log_error(message)
-        self.file(ABORTED).touch()
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator["JobDir"]:
-        """Mark the job succeeded, or failed / aborted (message in run.err) if the body raises."""
-        try:
-            yield self
-        except Cancelled as exc:
-            self.abort(f"ABORTED: {exc}")
-            raise
-        except BaseException as exc:
-            self.fail(f"ERROR: {exc}")
-            raise
-        self.succeed()
+    def mark(self, marker: str) -> None:
+        """Touch one exit marker (SUCCESS, FAILURE or ABORTED), removing the others."""
+        self.clear_markers()
+        self.output(marker).touch()
 
 
 def _option_text(value: object) -> str:

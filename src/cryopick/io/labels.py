@@ -60,6 +60,17 @@ DOUBLE_LABELS = frozenset(
 )
 
 
+#: Labels whose values name files (relative to the project).
+FILE_LABELS = frozenset(
+    """
+    rlnMicrographName rlnMicrographCoordinates rlnImageName rlnCtfImage rlnReferenceImage
+    rlnMicrographMovieName rlnMicrographMetadata rlnMicrographGainName rlnMicrographDefectFile
+    rlnOriginalImageName rlnModelStarFile rlnExperimentalDataStarFile rlnOrientSamplingStarFile
+    rlnOptimiserStarFile rlnDataStarFile rlnClassAverages
+    """.split()
+)
+
+
 def label_kind(label: str) -> str:
     """Return ``"int"``, ``"bool"``, ``"double"``, ``"string"`` or ``"unknown"``."""
     if label in INT_LABELS:

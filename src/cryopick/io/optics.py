@@ -16,7 +16,7 @@ import numpy as np
 from cryopick.errors import BadInputError
 from cryopick.io import columns as cols
 from cryopick.io.columns import OPTICS_REQUIRED
-from cryopick.io.star import RawTable, Tables, read_star_raw, write_star
+from cryopick.io.star import RawTable, Tables, read_star, read_star_raw, write_star
 
 if TYPE_CHECKING:  # imported lazily: pandas costs ~0.5 s of start-up
     import pandas as pd
@@ -62,13 +62,6 @@ class OpticsStar:
     def with_data(self, data: "pd.DataFrame") -> "OpticsStar":
         """Same optics, new data table."""
         return OpticsStar(self.optics, data.reset_index(drop=True), self.data_name, self.path, dict(self.extra))
-
-    def optics_row(self, group: int) -> "pd.Series":
-        """The optics-table row of optics group ``group``."""
-        rows = self.optics[self.optics["rlnOpticsGroup"] == group]
-        if rows.empty:
-            raise BadInputError(f"{self.path}: optics group {group} is used but not defined in data_optics")
-        return rows.iloc[0]
 
 
 def single_optics_group(
@@ -143,16 +136,17 @@ def read_optics_star(path: str | os.PathLike, data_name: str = "micrographs") ->
         With the file name and the problem (rules in :func:`cryopick.io.columns.optics_tables`).
     """
     path = Path(path)
-    raw = read_star_raw(path)
-    if not raw:
+    tables = read_star(path)
+    if not tables:
         raise BadInputError(f"{path}: empty STAR file (no tables)")
-    if "optics" not in raw:
-        legacy = raw.get(data_name, raw.get(""))
+    if "optics" not in tables:
+        legacy = tables.get(data_name, tables.get(""))
         if legacy is None:
             raise BadInputError(f"{path}: no data_optics and no data_{data_name} table")
-        return _convert_legacy(path, legacy.to_frame(), data_name)
+        return _convert_legacy(path, legacy, data_name)
+    raw = {name: RawTable(cols.frame_columns(df)) for name, df in tables.items() if name in ("optics", data_name)}
     optics, data = cols.optics_tables(raw, path, data_name)
-    extra = {k: v.to_frame() for k, v in raw.items() if k not in ("optics", data_name)}
+    extra = {k: v for k, v in tables.items() if k not in ("optics", data_name)}
     return OpticsStar(RawTable(optics).to_frame(), RawTable(data).to_frame(), data_name, path, extra)
 
 
@@ -161,15 +155,29 @@ def write_optics_star(path: str | os.PathLike, star: OpticsStar) -> None:
     write_star(path, star.tables())
 
 
-def micrograph_pixel_size(star: OpticsStar) -> float:
-    """The micrograph pixel size (Å/px); all optics groups must agree to 0.01 Å.
+def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs") -> tuple[Columns, Columns]:
+    """Optics and data tables of a RELION >= 3.1 STAR file, validated (see :func:`cryopick.io.columns.optics_tables`).
+
+    Other layouts (RELION 3.0: no optics table) go through
+    :func:`read_optics_star`, which converts them (and imports pandas).
+
+    Returns
+    -------
+    optics, data : Columns
 
     Raises
     ------
-    BadInputError
-        No ``rlnMicrographPixelSize`` or groups with different pixel sizes.
+    MissingFileError, BadInputError
+        With the file name and the problem.
     """
-    return cols.micrograph_pixel_size(cols.frame_columns(star.optics), star.path)
+    path = Path(path)
+    tables = read_star_raw(path)
+    if not tables:
+        raise BadInputError(f"{path}: empty STAR file (no tables)")
+    if "optics" not in tables:
+        star = read_optics_star(path, data_name)
+        return cols.frame_columns(star.optics), cols.frame_columns(star.data)
+    return cols.optics_tables(tables, path, data_name)
 
 
 def read_micrograph_list(path: str | os.PathLike) -> tuple[list[str], float]:
@@ -182,7 +190,21 @@ def read_micrograph_list(path: str | os.PathLike) -> tuple[list[str], float]:
     pixel_size_angstrom : float
         ``rlnMicrographPixelSize`` shared by all optics groups.
     """
-    optics, data = cols.read_optics_columns(path, "micrographs")
+    optics, data = read_optics_columns(path, "micrographs")
     if "rlnMicrographName" not in data:
         raise BadInputError(f"{path}: table data_micrographs lacks label _rlnMicrographName")
     return [str(v) for v in data["rlnMicrographName"]], cols.micrograph_pixel_size(optics, path)
+
+
+def micrograph_names(path: str | os.PathLike) -> list[str]:
+    """``rlnMicrographName`` of a micrographs STAR, in file order (without pandas).
+
+    Raises
+    ------
+    MissingFileError, BadInputError
+        Missing or malformed file, no data_micrographs or no rlnMicrographName.
+    """
+    _, data = read_optics_columns(path, "micrographs")
+    if "rlnMicrographName" not in data:
+        raise BadInputError(f"{path}: table data_micrographs lacks label _rlnMicrographName")
+    return [str(v) for v in data["rlnMicrographName"]]

@@ -17,6 +17,7 @@ import numpy as np
 
 from cryopick.errors import ResourceError
 from cryopick.io.jobdir import existing_job_numbers, job_number
+from cryopick.io.nodes import node_folder
 from cryopick.io.star import list_table, read_star_raw, write_star
 
 PIPELINE = "default_pipeline.star"
@@ -152,6 +153,29 @@ def register_job(
         p.job_counter = max(p.job_counter, job_number(process) + 1)
         write_pipeline(root, p)
     for node, label in outputs:
-        marker = root / ".Nodes" / label.split(".")[0] / node
+        marker = root / ".Nodes" / node_folder(label) / node
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
+
+
+def release_job(project_root: str | os.PathLike, job_dir: str) -> bool:
+    """Give back an allocated job directory nothing was written to.
+
+    Removes the empty directory (and its type directory if that is now empty) and, if no
+    later job was allocated meanwhile, steps the pipeline's job counter back so the number
+    is used again. Returns False (and changes nothing) if the directory is not empty.
+    """
+    root = Path(project_root)
+    path = root / job_dir
+    with pipeline_lock(root):
+        if not path.is_dir() or any(path.iterdir()):
+            return False
+        path.rmdir()
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+        p = read_pipeline(root)
+        n = job_number(job_dir)
+        if p.job_counter == n + 1:
+            p.job_counter = n
+            write_pipeline(root, p)
+    return True

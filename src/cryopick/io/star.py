@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import warnings
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from cryopick.errors import BadInputError, MissingFileError
 from cryopick.io.atomic import atomic_path
-from cryopick.io.labels import label_kind
+from cryopick.io.labels import FILE_LABELS, label_kind
 
 if TYPE_CHECKING:  # pandas is imported lazily: it costs ~0.5 s of start-up
     import pandas as pd
@@ -202,17 +203,98 @@ def parse_star_raw(text: str, path: str | os.PathLike = "<string>") -> dict[str,
 
 
 def parse_star(text: str, path: str | os.PathLike = "<string>") -> Tables:
-    """Parse STAR text into ``pandas.DataFrame`` tables, in file order."""
+    """Parse STAR text into ``pandas.DataFrame`` tables, in file order (strict parser)."""
     return {name: raw.to_frame() for name, raw in parse_star_raw(text, path).items()}
 
 
+_DATA_LINE = re.compile(r"^\s*data_", re.MULTILINE)
+_LABEL_LINE = re.compile(r"^\s*_(\S+)", re.MULTILINE)
+_CONTENT_LINE = re.compile(r"^\s*[^#\s]", re.MULTILINE)
+
+
 def read_star(path: str | os.PathLike) -> Tables:
-    """Read a STAR file into DataFrames (see :func:`read_star_raw`)."""
-    return {name: raw.to_frame() for name, raw in read_star_raw(path).items()}
+    """Read a STAR file into DataFrames, typed by RELION label, in file order.
+
+    The ``starfile`` library parses (pandas' C reader: faster than :func:`read_star_raw` on
+    large particle files); RELION's label types are applied on top. ``starfile`` is lenient
+    where RELION is not (a short row becomes NaN, stray text or a repeated table is dropped
+    silently), so any such symptom, or any error it raises, sends the file through the strict
+    parser, which returns the right tables or raises the precise error.
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    BadInputError
+        The file is not valid STAR (the message names the file and the line).
+    """
+    import starfile
+
+    path = Path(path)
+    text = _read_text(path)
+    labels = set(_LABEL_LINE.findall(text))
+    as_text = sorted(lab for lab in labels if label_kind(lab) in ("string", "unknown"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            blocks = starfile.read(path, always_dict=True, parse_as_string=as_text)
+        if len(blocks) != len(_DATA_LINE.findall(text)) or any(_has_gaps(b) for b in blocks.values()):
+            raise ValueError("starfile read the file leniently")
+        if not blocks and _CONTENT_LINE.search(text):
+            raise ValueError("text outside any data_ block")
+        return {name: _typed_frame(name, block, path) for name, block in blocks.items()}
+    except Exception:  # noqa: BLE001 - the strict parser says what is wrong (or reads it right)
+        return parse_star(text, path)
+
+
+def _typed_frame(name: str, block: Any, path: Path) -> "pd.DataFrame":
+    """A starfile block (DataFrame, or dict for a list table) with RELION's label types."""
+    import pandas as pd
+
+    if isinstance(block, dict):
+        df = pd.DataFrame({k: [v] for k, v in block.items()})
+        df.attrs["star_list"] = True
+    else:
+        df = block
+    for label in df.columns:
+        kind = label_kind(str(label))
+        if kind in ("string", "unknown"):
+            df[label] = np.asarray(df[label].astype(str), dtype=object)
+        else:  # raises (and the strict parser then reports the bad value) if not numeric
+            df[label] = _typed_column(str(label), [str(v) for v in df[label]], path, name)
+    return df
+
+
+def _has_gaps(block: Any) -> bool:
+    """True if starfile filled missing values (a short row) with NaN, None or "".
+
+    (A quoted empty string ``""`` looks the same; such files just take the strict path.)
+    """
+    if isinstance(block, dict):
+        return any(v is None or v == "" or (isinstance(v, float) and v != v) for v in block.values())
+    if block.isna().to_numpy().any():
+        return True
+    return any(block[c].dtype.kind in "OUT" and (block[c].astype(str) == "").any() for c in block.columns)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise MissingFileError(f"{path}: STAR file not found") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{path}: is a directory, expected a STAR file") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{path}: not a text STAR file (binary content)") from None
 
 
 def read_star_raw(path: str | os.PathLike) -> dict[str, RawTable]:
-    """Read a STAR file; a 0-byte file (RELION's empty coordinate file) gives no tables.
+    """Read a STAR file without pandas (the strict parser); a 0-byte file gives no tables.
+
+    The fast path for commands that must start quickly: importing pandas (which
+    :func:`read_star` needs) costs about half a second (``benchmarks/bench_io.py``).
 
     Raises
     ------
@@ -222,17 +304,7 @@ def read_star_raw(path: str | os.PathLike) -> dict[str, RawTable]:
         The file is not valid STAR.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise MissingFileError(f"{path}: STAR file not found") from None
-    except IsADirectoryError:
-        raise BadInputError(f"{path}: is a directory, expected a STAR file") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadInputError(f"{path}: not a text STAR file (binary content)") from None
-    return parse_star_raw(text, path)
+    return parse_star_raw(_read_text(path), path)
 
 
 def get_table(tables: Mapping[str, Any], name: str, path: str | os.PathLike, required: Iterable[str] = ()) -> Any:
@@ -370,3 +442,28 @@ def split_image_name(name: str) -> tuple[int, str]:
 def compose_image_name(index_1based: int, stack: str) -> str:
     """Compose RELION's 6-digit, 1-based image reference ``000001@stack``."""
     return f"{index_1based:06d}@{stack}"
+
+
+def referenced_files(path: str | os.PathLike) -> list[str]:
+    """The files a STAR file names (values of :data:`~cryopick.io.labels.FILE_LABELS`), in order, once each.
+
+    Image names ``000012@Extract/job007/a.mrcs`` count as the stack, ``x.ctf:mrc`` as ``x.ctf``.
+    A file that cannot be parsed names nothing (its own content still matters to a caller).
+    """
+    try:
+        tables = read_star_raw(path)
+    except BadInputError:
+        return []
+    seen: dict[str, None] = {}
+    for table in tables.values():
+        for label, column in table.columns.items():
+            if label not in FILE_LABELS:
+                continue
+            for value in column:
+                name = str(value)
+                m = _IMAGE_NAME.match(name)
+                name = m.group(2) if m else name
+                name = name[:-4] if name.endswith(":mrc") else name
+                if name and name not in ("None", '""'):
+                    seen.setdefault(name, None)
+    return list(seen)

@@ -1,4 +1,4 @@
-"""Parameters of a simulated project (re-exported by :mod:`cryopick.sim.project`)."""
+"""Parameters of a simulated project (re-exported by :mod:`cryopick.synthetic.project`)."""
 
 from __future__ import annotations
 

@@ -1,65 +1,47 @@
-"""Subset selection: split a micrographs (or particles) STAR into subsets, as RELION's Select job.
+"""Subset selection: RELION's Select job, "Subsets" tab ("Split into subsets? Yes").
 
 Follows ``relion_star_handler --split`` (relion_spec.md §7.1): with only a subset size S,
 M = ceil(n/S) subsets; with only a number M, S = ceil(n/M); with both, exactly M subsets
 of S (items beyond M·S dropped). Item i goes to subset floor(i/S), optionally after a
-seeded shuffle. Outputs ``<job>/micrographs_split<k>.star`` with the same optics table,
-and ``RELION_OUTPUT_NODES.star``.
+seeded shuffle. Writes ``<job>/micrographs_split<k>.star`` (or ``movies_``/``particles_``)
+with the input's optics table. The tutorial takes the first 10 micrographs to train the pickers.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from cryopick.errors import BadInputError
-from cryopick.io.coords import resolve
-from cryopick.io.jobdir import JobDir
-from cryopick.io.optics import read_optics_star, write_optics_star
-from cryopick.io.pipeline import register_job
-from cryopick.io.star import write_star
-from cryopick.stages.base import Progress, ProgressFn, StageResult, check_cancel, no_progress
+from cryopick.io import nodes
+from cryopick.io.optics import OpticsStar, read_optics_star, write_optics_star
+from cryopick.io.paths import ProjectPaths
+from cryopick.io.star import read_star_raw
+from cryopick.stages.base import Progress, Stage, StageContext, StageResult
+from cryopick.stages.fields import input_file, param
 
-TYPE_LABEL = "relion.select.split"
-_NODE_LABELS = {
-    "micrographs": "MicrographsData.star.relion",
-    "movies": "MicrographMoviesData.star.relion",
-    "particles": "ParticlesData.star.relion",
-}
+_NODE_OF = {"micrographs": nodes.MICROGRAPHS, "movies": nodes.MOVIES, "particles": nodes.PARTICLES}
 
 
 @dataclass(frozen=True)
 class Params:
-    """Split parameters (RELION GUI: Select job, "Subsets" tab).
+    """Select job, "Subsets" tab."""
 
-    Attributes
-    ----------
-    micrographs_star : str
-        Project-relative input STAR (micrographs, movies or particles).
-    split_size : int
-        Items per subset (-1: derive from ``nr_split``).
-    nr_split : int
-        Number of subsets (-1: derive from ``split_size``).
-    random_order : bool
-        Shuffle before splitting.
-    seed : int
-        Random seed for the shuffle.
-    """
-
-    micrographs_star: str
-    split_size: int = 10
-    nr_split: int = -1
-    random_order: bool = False
-    seed: int = 1
+    micrographs_star: str = input_file(help="Select from micrographs/movies/particles STAR", cli="--i",
+                                       node=nodes.MICROGRAPHS, job_option="fn_mic")
+    split_size: int = param(100, help="Subset size", cli="--split-size", relion="--size_split",
+                            relion_default=100, job_option="split_size", minimum=-1)
+    nr_split: int = param(-1, help="Number of subsets (-1: as many as needed)", cli="--nr-split",
+                          relion="--nr_split", relion_default=-1, job_option="nr_split", minimum=-1)
+    random_order: bool = param(False, help="Randomise order?", cli="--random-order", relion="--random_order",
+                               relion_default=False, job_option="do_random")
+    seed: int = param(1, help="Random seed of the shuffle", cli="--seed", relion="--random_seed")
 
     def validate(self) -> None:
         if self.split_size <= 0 and self.nr_split <= 0:
-            raise BadInputError("subset selection: give a positive subset size or number of subsets")
+            raise BadInputError("subset selection: give a positive subset size (--split-size) or number of subsets (--nr-split)")
         if self.split_size == 0 or self.nr_split == 0:
             raise BadInputError("subset selection: subset size and number of subsets must not be 0")
 
@@ -93,63 +75,47 @@ def split_indices(n: int, split_size: int, nr_split: int, order: np.ndarray | No
     return [order[k * size : min((k + 1) * size, n)] for k in range(count) if k * size < n]
 
 
-def _data_kind(path: Path) -> str:
-    from cryopick.io.star import read_star
+@dataclass
+class _Plan:
+    star: OpticsStar
+    kind: str
+    subsets: list[np.ndarray]
 
-    names = set(read_star(path))
+
+def data_kind(tables: object, path: object) -> str:
+    """Which data table a STAR file holds: ``micrographs``, ``movies`` or ``particles``."""
     for kind in ("micrographs", "movies", "particles"):
-        if kind in names:
+        if kind in tables:
             return kind
     raise BadInputError(f"{path}: no data_micrographs, data_movies or data_particles table")
 
 
-def run(
-    params: Params,
-    project_root: str | Path,
-    job_dir: str,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-) -> StageResult:
-    """Split the input STAR into subsets; write a complete Select job directory."""
-    progress = progress or no_progress
-    root = Path(project_root)
-    job = JobDir(root, job_dir)
-    command = (
-        f"cryopick select --i {params.micrographs_star} --o {job.rel} --split-size {params.split_size} "
-        f"--nr-split {params.nr_split}" + (f" --random-order --seed {params.seed}" if params.random_order else "")
-    )
-    job.begin(command, TYPE_LABEL, {"fn_mic": params.micrographs_star, "do_split": True, **asdict(params)})
-    with job.running():
-        params.validate()
-        check_cancel(cancel)
-        src = resolve(root, params.micrographs_star)
-        kind = _data_kind(src)
-        star = read_optics_star(src, kind)
-        n = len(star.data)
-        order = np.random.default_rng(params.seed).permutation(n) if params.random_order else None
+def _prepare(params: Params, project: ProjectPaths) -> _Plan:
+    src = project.read_path(params.micrographs_star, "input STAR file")
+    kind = data_kind(read_star_raw(src), src)
+    star = read_optics_star(src, kind)
+    n = len(star.data)
+    order = np.random.default_rng(params.seed).permutation(n) if params.random_order else None
+    try:
         subsets = split_indices(n, params.split_size, params.nr_split, order)
-        stem = {"micrographs": "micrographs", "movies": "movies", "particles": "particles"}[kind]
-        outputs = []
-        for k, rows in enumerate(subsets, start=1):
-            rel = f"{job.rel}{stem}_split{k}.star"
-            write_optics_star(root / rel, star.with_data(star.data.iloc[rows]))
-            outputs.append((rel, _NODE_LABELS[kind]))
-            job.log(f" Written {rel} with {len(rows)} items")
-            progress(Progress(k / len(subsets), rel, f"subset {k}: {len(rows)} items"))
-        write_star(
-            job.file("RELION_OUTPUT_NODES.star"),
-            {
-                "output_nodes": pd.DataFrame(
-                    {
-                        "rlnPipeLineNodeName": np.array([o[0] for o in outputs], dtype=object),
-                        "rlnPipeLineNodeTypeLabel": np.array([o[1] for o in outputs], dtype=object),
-                    }
-                )
-            },
-        )
-        register_job(root, job.rel, TYPE_LABEL, "Succeeded", inputs=[(params.micrographs_star, _NODE_LABELS[kind])], outputs=outputs)
+    except BadInputError as exc:
+        raise BadInputError(f"{src}: {exc}") from None
+    return _Plan(star, kind, subsets)
+
+
+def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
+    outputs = []
+    for k, rows in enumerate(plan.subsets, start=1):
+        name = f"{plan.kind}_split{k}.star"
+        write_optics_star(ctx.job.output(name), plan.star.with_data(plan.star.data.iloc[rows]))
+        outputs.append((f"{ctx.job.rel}{name}", _NODE_OF[plan.kind]))
+        ctx.log(f" Written {ctx.job.rel}{name} with {len(rows)} items")
+        ctx.progress(Progress(k / len(plan.subsets), f"{ctx.job.rel}{name}", f"subset {k}: {len(rows)} items"))
     return StageResult(
-        job_dir=job.rel,
+        job_dir=ctx.job.rel,
         output_nodes=outputs,
-        counts={"items": n, "subsets": len(subsets), "first_subset_items": int(len(subsets[0]))},
+        counts={"items": len(plan.star.data), "subsets": len(plan.subsets), "first_subset_items": int(len(plan.subsets[0]))},
     )
+
+
+run = Stage("select", _prepare, _execute, job_options=lambda p: {"do_split": True}).run

@@ -49,11 +49,11 @@ import pandas as pd
 
 from cryopick.ctf import CtfParams, ctf_image
 from cryopick.errors import BadInputError
-from cryopick.io.jobdir import JobDir
+from cryopick.io.jobdir import SUCCESS, JobDir
 from cryopick.io.mrc import write_mrc
 from cryopick.io.optics import OpticsStar, single_optics_group, write_optics_star
-from cryopick.io.pipeline import register_job
-from cryopick.io.star import list_table, read_star, write_star
+from cryopick.io.pipeline import PIPELINE, register_job
+from cryopick.io.star import get_table, list_table, read_star, write_star
 from cryopick.sim.density import make_particle_models
 from cryopick.sim.micrograph import SimulatedMicrograph, simulate_micrograph
 from cryopick.sim.params import PRESETS, SimParams, preset
@@ -142,7 +142,7 @@ def _finish_job(root: Path, rel: str, type_label: str, command: str, inputs, out
     job.begin(command, type_label, {})
     job.log(f"simulated by cryopick ({command})")
     register_job(root, rel, type_label, "Succeeded", inputs=inputs, outputs=outputs)
-    job.succeed()
+    job.mark(SUCCESS)
 
 
 def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult:
@@ -157,8 +157,8 @@ def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult
     """
     params.validate()
     root = Path(out_dir)
-    if (root / "default_pipeline.star").exists():
-        raise BadInputError(f"{root}: already a RELION project (default_pipeline.star exists); choose an empty directory")
+    if (root / PIPELINE).exists():
+        raise BadInputError(f"{root}: already a RELION project ({PIPELINE} exists); choose an empty directory")
     root.mkdir(parents=True, exist_ok=True)
     (root / ".gui_projectdir").touch()
     for rel in (IMPORT_JOB, f"{MOTIONCORR_JOB}Movies", f"{CTFFIND_JOB}Movies", TRUTH_DIR):
@@ -274,8 +274,6 @@ def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult
 
 def read_junk(path: str | os.PathLike) -> pd.DataFrame:
     """Read ``GroundTruth/junk.star``'s ``data_junk`` with numeric radius."""
-    from cryopick.io.star import get_table
-
     t = read_star(path)
     if "junk" not in t:
         return pd.DataFrame(columns=["rlnMicrographName", "rlnCoordinateX", "rlnCoordinateY", "rlnAnglePsi",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryopick.io.coords import picks_frame, write_coordinate_list, write_coordinates
+from cryopick.io.coords import picks_columns, write_coordinate_list, write_coordinates
 from cryopick.io.jobdir import per_micrograph_output
 from cryopick.io.mrc import write_mrc
 from cryopick.io.optics import OpticsStar, single_optics_group, write_optics_star
@@ -135,7 +135,7 @@ def write_synthetic_project(
         img = structured_micrograph(shape, np.stack([x, y], axis=1), rng)
         write_mrc(root / name, img, pixel_size_angstrom)
         cf = per_micrograph_output("AutoPick/job006/", name, "_autopick.star")
-        df = picks_frame(x, y, fom)
+        df = pd.DataFrame(picks_columns(x, y, fom))
         write_coordinates(root / cf, df)
         mics.append(name)
         coord_files.append(cf)
