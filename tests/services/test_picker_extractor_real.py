@@ -98,3 +98,26 @@ def test_client_cancel_stops_a_running_log_job(log_project, start_service):
     if status == "success":  # the 4 tiny micrographs finished before the cancel arrived
         pytest.skip("job finished before the cancel reached it")
     assert status == "aborted"
+
+
+def test_micrograph_named_outside_the_project_is_invalid_argument_and_nothing_is_written(log_project, start_service,
+                                                                                          tmp_path):
+    """Once, a micrograph ``../../x/mic_001.mrc`` in an in-project STAR made both services write next to it."""
+    root, star, _ = log_project
+    outside = tmp_path / "x"
+    outside.mkdir()
+    stars = read_optics_star(root / star)
+    data = stars.data.copy()
+    data.loc[0, "rlnMicrographName"] = "../x/mic_001.mrc"
+    (outside / "mic_001.mrc").write_bytes((root / stars.data.loc[0, "rlnMicrographName"]).read_bytes())
+    from cryopick.io.optics import write_optics_star
+
+    write_optics_star(root / "bad_mics.star", stars.with_data(data))
+    _, channel = start_service("picker", root)
+    job = new_job(root, "AutoPick")
+    with pytest.raises(grpc.RpcError) as err:
+        collect_result(picker_pb2_grpc.PickerServiceStub(channel).PickLoG(pick_request(job, "bad_mics.star"), timeout=60))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "../x/mic_001.mrc" in err.value.details() and "outside the project" in err.value.details()
+    assert sorted(p.name for p in outside.iterdir()) == ["mic_001.mrc"]
+    assert JobDir(root, job).status() == "failure"

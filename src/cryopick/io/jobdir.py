@@ -11,6 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
+from cryopick.errors import BadInputError
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import list_table, write_star
 
@@ -32,6 +33,24 @@ def post_path(name: str) -> str:
         if _JOB_COMPONENT.match(comp):
             return str(Path(*parts[k + 1 :]))
     return str(Path(name))
+
+
+def checked_post_path(name: str) -> str:
+    """:func:`post_path` of ``name``, refusing one that climbs out (``Movies/../../x.mrc``).
+
+    Per-micrograph outputs are written at the post path inside the job directory, so this
+    check, made while reading the inputs, keeps every derived output name inside it.
+
+    Raises
+    ------
+    BadInputError
+        The post path leaves the directory it is joined to.
+    """
+    post = post_path(name)
+    norm = os.path.normpath(post)
+    if os.path.isabs(norm) or norm == ".." or norm.startswith("../"):
+        raise BadInputError(f"micrograph {name!r}: its outputs would be written at {post}, outside the job directory")
+    return post
 
 
 def per_micrograph_output(job_rel: str, micrograph_name: str, suffix: str) -> str:

@@ -150,6 +150,21 @@ class ProjectPaths:
             raise BadInputError(f"job directory {rel!r}: {where} resolves to {real}, outside the project directory {self.real}")
         return norm + "/"
 
+    def check_job_tree(self, job_rel: str) -> None:
+        """Refuse a job directory holding a symlink that points out of it (before anything is written)."""
+        job_path = self.root / job_rel
+        if not job_path.is_dir():
+            return
+        job_real = Path(os.path.realpath(job_path))
+        for dirpath, dirnames, filenames in os.walk(job_path):
+            for name in dirnames + filenames:
+                path = Path(dirpath) / name
+                if path.is_symlink() and not _inside(Path(os.path.realpath(path)), job_real):
+                    raise BadInputError(
+                        f"{path.relative_to(self.root)} is a symlink to {os.path.realpath(path)}, outside the job "
+                        f"directory {job_rel}; outputs are never written through it"
+                    )
+
     def output(self, job_rel: str, rel: str) -> Path:
         """The absolute path of output ``rel`` of job ``job_rel``, its parent directories created.
 
@@ -162,7 +177,8 @@ class ProjectPaths:
             raise BadInputError(f"output {rel!r} of {job_rel} would lie outside its job directory")
         job_real = Path(os.path.realpath(job_path))
         where = _existing_ancestor(target.parent)
-        if not _inside(Path(os.path.realpath(where)), job_real):
+        bound = job_real if _inside(where, job_path) else self.real  # a job directory not made yet: its parent
+        if not _inside(Path(os.path.realpath(where)), bound):
             raise BadInputError(
                 f"output {rel!r} of {job_rel}: {where} resolves to {os.path.realpath(where)}, outside the job directory"
             )

@@ -33,7 +33,7 @@ from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import write_star
 from cryopick.picking.log import LoGParams, LoGPicker
 from cryopick.report.pdf import BarChart, write_bar_charts
-from cryopick.stages.base import Stage, StageContext, StageResult
+from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
 from cryopick.stages.fields import input_file, param, runtime
 
 SUFFIX = "_autopick.star"
@@ -141,6 +141,7 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     names, star_apix = read_micrograph_list(star)
     if not names:
         raise BadInputError(f"{star}: the micrograph list is empty")
+    check_micrograph_names(project, names)
     apix = params.pixel_size_angstrom or star_apix
     log_params = params.log_params(apix)
     log_params.validate()

@@ -10,7 +10,8 @@ the one public entry point the CLI, the services and the tests call::
 and :meth:`Stage.run` does, in this order:
 
 1. **Check the job directory** (``<Type>/jobNNN/`` of the stage's job type, inside the
-   project). A bad one is refused before anything is written.
+   project, holding no symlink that points out of it). A bad one is refused before anything
+   is written.
 2. **Validate** the parameters (:func:`~cryopick.stages.fields.check_fields`, then
    ``Params.validate``) and **prepare** (read every input). A failure here writes only the
    failure record: ``run.err``, ``RELION_JOB_EXIT_FAILURE`` and *Failed* in
@@ -45,7 +46,7 @@ import numpy as np
 
 from cryopick.errors import BadInputError, Cancelled, CryopickError, MissingFileError, PartialFailure
 from cryopick.io.atomic import write_text_atomic
-from cryopick.io.jobdir import ABORTED, FAILURE, SUCCESS, JobDir
+from cryopick.io.jobdir import ABORTED, FAILURE, SUCCESS, JobDir, checked_post_path
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.pipeline import register_job
 from cryopick.io.star import read_star_raw, write_star
@@ -256,6 +257,16 @@ class StageContext:
         raise PartialFailure(message, outcome.failures)
 
 
+def check_micrograph_names(project: ProjectPaths, names: Sequence[str]) -> None:
+    """Every micrograph lies in the project (or is linked in) and its per-micrograph outputs stay in the job.
+
+    Called by ``prepare`` steps, so a bad name is refused before anything is written.
+    """
+    for name in names:
+        project.read_path(name, "micrograph", linked_ok=True)
+        checked_post_path(name)
+
+
 Prepare = Callable[[Any, ProjectPaths], Any]
 Execute = Callable[[StageContext, Any], StageResult]
 
@@ -311,6 +322,7 @@ class Stage:
         spec = self.spec
         project = ProjectPaths(project_root)
         job_rel = project.job_dir(job_dir, spec.job_type)
+        project.check_job_tree(job_rel)
         job = JobDir(project, job_rel)
         label = self.process_label(params) if self.process_label else spec.process_label
         try:

@@ -52,7 +52,7 @@ from cryopick.io.mrc import read_header, read_mrc, write_mrc
 from cryopick.io.optics import read_optics_columns
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import compose_image_name, read_star_raw, write_star
-from cryopick.stages.base import Stage, StageContext, StageResult
+from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
 from cryopick.stages.extract_inputs import Work, fresh_work, reextract_work
 from cryopick.stages.fields import input_file, param, runtime
 
@@ -210,6 +210,10 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
         raise BadInputError(
             f"{params.reextract_data_star or params.coords_star}: no coordinates for any micrograph of {params.micrographs_star}"
         )
+    check_micrograph_names(project, [w.name for w in work])
+    for w in work:
+        if w.coord_file is not None:
+            project.read_path(w.coord_file, "coordinate file")
     output_apix = apix * settings.box_size_px / settings.output_size_px
     return _Plan(settings, apix, output_apix, work, source, log_lines, counts)
 
