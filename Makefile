@@ -7,7 +7,6 @@ DEMO_DIR ?= demo_project
 .PHONY: install test demo clean relion protos bench
 
 $(STAMP): pyproject.toml setup.py
-	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e '.[dev]'
 	@mkdir -p .make && touch $(STAMP)
 

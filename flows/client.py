@@ -57,15 +57,6 @@ def drop_channel(address: str) -> None:
         channel.close()
 
 
-def close_channels() -> None:
-    """Close every cached channel (e.g. when the services they point at are stopped)."""
-    with _channels_lock:
-        channels = list(_channels.values())
-        _channels.clear()
-    for channel in channels:
-        channel.close()
-
-
 class ServiceCallError(RuntimeError):
     """A job's RPC ended with an error status (or the stream broke off).
 

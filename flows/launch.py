@@ -19,13 +19,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 

@@ -55,7 +55,3 @@ class ProjectDir(ProjectPaths):
         if not real.is_dir():
             raise MissingFileError(f"project directory {candidate} does not exist")
         return cls(candidate)
-
-    def absolute(self, rel: str) -> Path:
-        """The absolute path of a project-relative path."""
-        return self.root / rel

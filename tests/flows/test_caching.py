@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cryopick.flows.caching import (
     RESULTS_DIR,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cryopick.errors import BadInputError, MissingFileError
+from cryopick.errors import BadInputError
 from cryopick.io.columns import (
     concat,
     micrograph_pixel_size,
@@ -11,7 +11,6 @@ from cryopick.io.columns import (
     take,
 )
 from cryopick.io.optics import read_optics_columns, read_optics_star
-from cryopick.io.star import write_star
 
 OPTICS = """data_optics
 loop_

@@ -12,7 +12,6 @@ and counts it).
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import numpy as np
 
@@ -94,34 +93,6 @@ def fill_box(out: np.ndarray, micrograph: np.ndarray, x: int, y: int, offset: fl
         out[:by0] = out[by0]
         out[by1:] = out[by1 - 1]
     return out
-
-
-def iter_boxes(micrograph: np.ndarray, xpos: np.ndarray, ypos: np.ndarray, box_px: int) -> Iterator[np.ndarray]:
-    """Yield each B×B box: a view of the micrograph when it lies inside, else an edge-replicated copy.
-
-    Parameters
-    ----------
-    micrograph : ndarray, shape (ny, nx)
-    xpos, ypos : ndarray, shape (n,), int
-        Integer box centres; every box must have a pixel on the micrograph
-        (see :func:`boxes_on_micrograph`).
-    box_px : int
-        Even box size B.
-
-    Yields
-    ------
-    ndarray, shape (B, B)
-        ``box[i, j] = micrograph[clip(ypos - B/2 + i), clip(xpos - B/2 + j)]``; do not modify
-        (it may be a view of the micrograph).
-    """
-    ny, nx = micrograph.shape
-    half = box_px // 2
-    for x, y in zip(np.asarray(xpos, dtype=np.int64).tolist(), np.asarray(ypos, dtype=np.int64).tolist()):
-        x0, y0 = x - half, y - half
-        if x0 >= 0 and y0 >= 0 and x0 + box_px <= nx and y0 + box_px <= ny:
-            yield micrograph[y0 : y0 + box_px, x0 : x0 + box_px]
-        else:  # crosses an edge: replicated edge rows/columns
-            yield fill_box(np.empty((box_px, box_px), dtype=micrograph.dtype), micrograph, x, y)
 
 
 def extract_boxes(

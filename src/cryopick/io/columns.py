@@ -9,7 +9,6 @@ as object arrays), in column order; :func:`cryopick.io.star.write_star` writes t
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np

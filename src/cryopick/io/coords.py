@@ -15,7 +15,6 @@ from cryopick.errors import BadInputError
 from cryopick.io.atomic import atomic_path
 from cryopick.io.star import get_table, read_star_raw, write_star
 
-COORD_COLUMNS = ("rlnCoordinateX", "rlnCoordinateY", "rlnAutopickFigureOfMerit", "rlnClassNumber", "rlnAnglePsi")
 LIST_TABLE = "coordinate_files"
 
 

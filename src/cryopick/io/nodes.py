@@ -8,6 +8,7 @@ from __future__ import annotations
 
 MICROGRAPHS = "MicrographsData.star.relion"
 MICROGRAPHS_CTF = "MicrographsData.star.relion.ctf"
+MICROGRAPHS_MOTIONCORR = "MicrographsData.star.relion.motioncorr"
 MOVIES = "MicrographMoviesData.star.relion"
 COORDS_AUTOPICK = "MicrographsCoords.star.relion.autopick"
 COORDS = "MicrographsCoords.star.relion"

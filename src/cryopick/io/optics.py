@@ -155,7 +155,7 @@ def write_optics_star(path: str | os.PathLike, star: OpticsStar) -> None:
     write_star(path, star.tables())
 
 
-def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs") -> tuple[Columns, Columns]:
+def read_optics_columns(path: str | os.PathLike, data_name: str = "micrographs") -> tuple[cols.Columns, cols.Columns]:
     """Optics and data tables of a RELION >= 3.1 STAR file, validated (see :func:`cryopick.io.columns.optics_tables`).
 
     Other layouts (RELION 3.0: no optics table) go through

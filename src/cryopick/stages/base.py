@@ -351,17 +351,12 @@ class Stage:
             _check_result(spec, params, result)
             _write_output_nodes(job, result.output_nodes)
             register_job(project.root, job_rel, label, "Succeeded", inputs=inputs, outputs=result.output_nodes)
-        except Cancelled as exc:
-            job.log_error(f"ABORTED: {exc}")
-            job.mark(ABORTED)
-            with contextlib.suppress(Exception):
-                register_job(project.root, job_rel, label, "Aborted", inputs=inputs)
-            raise
         except BaseException as exc:
-            job.log_error(f"ERROR: {exc}")
-            job.mark(FAILURE)
+            aborted = isinstance(exc, Cancelled)
+            job.log_error(f"{'ABORTED' if aborted else 'ERROR'}: {exc}")
+            job.mark(ABORTED if aborted else FAILURE)
             with contextlib.suppress(Exception):
-                register_job(project.root, job_rel, label, "Failed", inputs=inputs)
+                register_job(project.root, job_rel, label, "Aborted" if aborted else "Failed", inputs=inputs)
             raise
         job.mark(SUCCESS)
         return result

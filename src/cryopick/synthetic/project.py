@@ -49,6 +49,7 @@ import pandas as pd
 
 from cryopick.ctf import CtfParams, ctf_image
 from cryopick.errors import BadInputError
+from cryopick.io import nodes
 from cryopick.io.jobdir import SUCCESS, JobDir
 from cryopick.io.mrc import write_mrc
 from cryopick.io.optics import OpticsStar, single_optics_group, write_optics_star
@@ -250,13 +251,13 @@ def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult
     size = f"{params.mic_size_px[0]}x{params.mic_size_px[1]}"
     cmd = f"cryopick simulate --seed {params.seed} --n-mics {params.n_micrographs} --mic-size-px {size}"
     _finish_job(root, IMPORT_JOB, "relion.import.movies", cmd, [],
-                [(f"{IMPORT_JOB}movies.star", "MicrographMoviesData.star.relion")])
+                [(f"{IMPORT_JOB}movies.star", nodes.MOVIES)])
     _finish_job(root, MOTIONCORR_JOB, "relion.motioncorr.own", cmd,
-                [(f"{IMPORT_JOB}movies.star", "MicrographMoviesData.star.relion")],
-                [(f"{MOTIONCORR_JOB}corrected_micrographs.star", "MicrographsData.star.relion.motioncorr")])
+                [(f"{IMPORT_JOB}movies.star", nodes.MOVIES)],
+                [(f"{MOTIONCORR_JOB}corrected_micrographs.star", nodes.MICROGRAPHS_MOTIONCORR)])
     _finish_job(root, CTFFIND_JOB, "relion.ctffind.ctffind4", cmd,
-                [(f"{MOTIONCORR_JOB}corrected_micrographs.star", "MicrographsData.star.relion.motioncorr")],
-                [(f"{CTFFIND_JOB}micrographs_ctf.star", "MicrographsData.star.relion.ctf")])
+                [(f"{MOTIONCORR_JOB}corrected_micrographs.star", nodes.MICROGRAPHS_MOTIONCORR)],
+                [(f"{CTFFIND_JOB}micrographs_ctf.star", nodes.MICROGRAPHS_CTF)])
 
     kinds = junk["cryopickJunkKind"].tolist()
     return SimResult(
