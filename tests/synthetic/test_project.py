@@ -100,7 +100,7 @@ def test_pipeline_registers_three_jobs_and_next_is_job004(project, tmp_path):
 def test_reproducible_per_seed_and_seeds_differ(tmp_path):
     p = SimParams(n_micrographs=2, mic_size_px=(256, 240), particles_per_mic=6)
     a = simulate_project(p, tmp_path / "a")
-    b = simulate_project(p, tmp_path / "b")
+    simulate_project(p, tmp_path / "b")
     c = simulate_project(p.replace(seed=1), tmp_path / "c")
     for rel in a.micrographs + ["CtfFind/job003/micrographs_ctf.star", "GroundTruth/particles.star",
                                 "GroundTruth/junk.star"]:

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 from cryopick.errors import BadInputError, MissingFileError
 from cryopick.flows.launch import LocalServices, prefect_api, prepare_prefect_env
 
@@ -40,8 +42,6 @@ def load_params(path: str | None) -> dict:
         if p.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            import yaml
-
             data = yaml.safe_load(text)
     except Exception as exc:
         raise BadInputError(f"{path}: cannot parse flow parameters: {exc}") from None

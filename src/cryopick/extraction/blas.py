@@ -6,8 +6,7 @@ on a machine with other work, its spinning threads multiply the run time (measur
 5x on 2 busy cores). Parallelism comes from the micrograph threads instead, so
 OpenBLAS is limited to one thread while any extraction runs (a process-wide
 setting of OpenBLAS, restored when the last one finishes, whichever thread that
-is). Other BLAS libraries (e.g. torch's) are left alone. Without ``threadpoolctl``
-nothing is changed (same results, only slower on a busy machine).
+is). Other BLAS libraries (e.g. torch's) are left alone.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import contextlib
 import threading
 from typing import Iterator
 
+from threadpoolctl import OpenBLASController, ThreadpoolController
+
 _lock = threading.Lock()
 _depth = 0
 _limiter = None
@@ -23,18 +24,12 @@ _limiter = None
 
 def _release_control() -> None:
     """Let any thread set OpenBLAS limits next (threadpoolctl >= 3.6 lets only one thread do so)."""
-    from threadpoolctl import OpenBLASController
-
     clear = getattr(OpenBLASController, "clear_controlling_thread", None)
     if clear is not None:
         clear(force=True)
 
 
 def _limit_openblas():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional: results are the same, only slower under contention
-        return None
     _release_control()
     limiter = ThreadpoolController().select(internal_api="openblas").limit(limits=1)
     _release_control()

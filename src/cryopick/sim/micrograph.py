@@ -17,11 +17,11 @@ parameters returned are exactly those used.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.fft as sfft
+from threadpoolctl import threadpool_limits
 
 from cryopick.ctf import CtfParams, ctf_image
 from cryopick.sim.density import PseudoAtomModel, project, random_orientations
@@ -71,11 +71,7 @@ class SimulatedMicrograph:
 
 
 def _single_threaded_blas():
-    """Limit BLAS to one thread (threadpoolctl, a topaz-em/scikit-learn dependency) if available."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
+    """Limit BLAS to one thread while micrographs are simulated in parallel."""
     return threadpool_limits(limits=1, user_api="blas")
 
 
