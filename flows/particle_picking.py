@@ -5,8 +5,8 @@ auto-select classes -> Topaz train -> Topaz pick (all micrographs) -> final Extr
 
 Each job is a task that calls its gRPC service (``cryopick.flows.tasks``). A step whose
 service answers UNIMPLEMENTED stops the flow there: the run ends **Completed** with state
-name ``Stopped`` and a message such as ``"Class2D: classifier service says: 2D
-classification is not implemented yet"``; the returned report lists the steps not run.
+name ``Stopped`` and a message such as ``"Class2D: classifier service says:
+Class2D is not implemented yet"``; the returned report lists the steps not run.
 Later steps are added by appending one ``chain.run(...)`` line each.
 
 Run it with ``cryopick run --project DIR`` (starts the services and a temporary Prefect
@@ -34,9 +34,10 @@ from cryopick.flows.params import (
     TopazTrainingParams,
 )
 from cryopick.flows.tasks import ProjectRef, node
+from cryopick.stages.presets import TUTORIAL
 
-#: The chapter's steps, in order (flow parameter names; see cryopick.flows.params.STEPS).
-CHAPTER = ("subsets", "log_picking", "extract", "class2d", "auto_select", "topaz_training", "topaz_picking", "final_extract")
+#: The chapter's steps, in order: the tutorial preset's steps (flow parameter names).
+CHAPTER = tuple(TUTORIAL)
 
 
 @flow(name="particle-picking", persist_result=False, log_prints=True)
