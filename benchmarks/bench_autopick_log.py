@@ -54,11 +54,11 @@ def agreement(root: Path, names: list[str], job_a: str, job_b: str) -> tuple[int
     for name in names:
         a = read_coordinates(root / per_micrograph_output(job_a, name, "_autopick.star"))
         b = read_coordinates(root / per_micrograph_output(job_b, name, "_autopick.star"))
-        na, nb = na + len(a), nb + len(b)
-        if len(a) == len(b) and len(a):
-            dxy = max(dxy, float(np.abs(a[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()
-                                        - b[["rlnCoordinateX", "rlnCoordinateY"]].to_numpy()).max()))
-            dfom = max(dfom, float(np.abs(a["rlnAutopickFigureOfMerit"].to_numpy() - b["rlnAutopickFigureOfMerit"].to_numpy()).max()))
+        la, lb = len(a["rlnCoordinateX"]), len(b["rlnCoordinateX"])
+        na, nb = na + la, nb + lb
+        if la == lb and la:
+            dxy = max(dxy, float(max(np.abs(a[c] - b[c]).max() for c in ("rlnCoordinateX", "rlnCoordinateY"))))
+            dfom = max(dfom, float(np.abs(a["rlnAutopickFigureOfMerit"] - b["rlnAutopickFigureOfMerit"]).max()))
     return na, nb, dxy, dfom
 
 

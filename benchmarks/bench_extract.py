@@ -118,8 +118,8 @@ def main() -> int:
             mpi += ["--allow-run-as-root", "--oversubscribe"]
         programs[relion_mpi] = lambda job: [*mpi, "relion_preprocess_mpi", *relion_args, "--part_star",
                                             f"{job}particles.star", "--part_dir", job]
-    programs[ours2] = lambda job: [*ours, "--threads", "2", "--o", job]
-    programs["cryopick extract --threads 1"] = lambda job: [*ours, "--threads", "1", "--o", job]
+    programs[ours2] = lambda job: [*ours, "--threads", "2", "--no-float16", "--o", job]
+    programs["cryopick extract --threads 1"] = lambda job: [*ours, "--threads", "1", "--no-float16", "--o", job]
     programs["cryopick extract --threads 2 --float16"] = lambda job: [*ours, "--threads", "2", "--float16", "--o", job]
 
     for old in (root / "Extract").glob("job*"):

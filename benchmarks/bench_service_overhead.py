@@ -75,7 +75,8 @@ def main() -> int:
     prepare_prefect_env(scratch / "prefect-home")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-    from cryopick.flows.params import ExtractParams, LoGParams
+    from cryopick.flows.params import ExtractParams, LoGPickingParams
+    from cryopick.stages.registry import stage
     from cryopick.sim.params import SimParams, preset
     from cryopick.synthetic.project import simulate_project
 
@@ -87,7 +88,7 @@ def main() -> int:
     for name, (sim, _) in cases.items():
         simulate_project(sim, scratch / f"template-{name}")
 
-    log_p, ext_p = LoGParams(), ExtractParams()
+    log_p, ext_p = LoGPickingParams(), ExtractParams()
     copies = iter(range(10_000))
 
     def fresh(case: str) -> Path:
@@ -133,16 +134,16 @@ def main() -> int:
                 job = allocate_job(root, "AutoPick")
                 logs["picker"].mark()
                 t = time.perf_counter()
-                req = request_message("picker", "PickLoGRequest", job, rel, {"micrographs_star": MICS, **log_p.model_dump()})
-                call_job("LoG", "picker", "PickLoG", req, services.addresses["picker"])
+                req = request_message(stage("autopick-log"), job, rel, {"micrographs_star": MICS, **log_p.model_dump()})
+                call_job("LoG", stage("autopick-log"), req, services.addresses["picker"])
                 times[case]["grpc"]["LoG"].append(time.perf_counter() - t)
                 times[case]["grpc_in_service"]["LoG"].append(in_service("LoG"))
                 ejob = allocate_job(root, "Extract")
                 logs["extractor"].mark()
                 t = time.perf_counter()
-                req = request_message("extractor", "ExtractRequest", ejob, rel,
+                req = request_message(stage("extract"), ejob, rel,
                                       {"micrographs_star": MICS, "coords_star": f"{job}autopick.star", **ext_p.model_dump()})
-                call_job("Extract", "extractor", "Extract", req, services.addresses["extractor"])
+                call_job("Extract", stage("extract"), req, services.addresses["extractor"])
                 times[case]["grpc"]["Extract"].append(time.perf_counter() - t)
                 times[case]["grpc_in_service"]["Extract"].append(in_service("Extract"))
 
@@ -153,7 +154,8 @@ def main() -> int:
             from prefect import flow
 
             from cryopick.flows import tasks
-            from cryopick.flows.tasks import ProjectRef, for_project, node
+            from cryopick.flows.params import STEPS
+            from cryopick.flows.tasks import ProjectRef, for_project, job_task, node
 
             publish_s: list[float] = []
             publish = tasks._publish
@@ -171,11 +173,13 @@ def main() -> int:
             def bench(project_dir: str, service_project: str) -> dict:
                 project = ProjectRef(project_dir=project_dir, service_project=service_project)
                 t = time.perf_counter()
-                log = for_project(tasks.autopick_log, project)(project=project, micrographs_star=MICS, params=log_p)
+                log = for_project(job_task(STEPS["log_picking"]), project)(
+                    project=project, params=log_p, files={"micrographs_star": MICS})
                 t_log = time.perf_counter() - t
                 t = time.perf_counter()
-                for_project(tasks.extract_particles, project)(project=project, micrographs_star=MICS,
-                                                              coords_star=node(log, "MicrographsCoords"), params=ext_p)
+                for_project(job_task(STEPS["extract"]), project)(
+                    project=project, params=ext_p,
+                    files={"micrographs_star": MICS, "coords_star": node(log, "MicrographsCoords")})
                 return {"LoG": t_log, "Extract": time.perf_counter() - t}
 
             for case in cases:

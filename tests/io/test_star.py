@@ -105,7 +105,12 @@ def test_empty_loop_tables_are_not_written(tmp_path):
         ("data_a\n_rlnX 1\ndata_a\n_rlnX 2\n", "appears twice"),
     ],
 )
-def test_malformed_star_gives_clear_error(tmp_path, text, fragment):
+@pytest.mark.parametrize("starfile_from_bytes", [0, 1 << 30], ids=["starfile engine", "strict parser"])
+def test_malformed_star_gives_clear_error(tmp_path, monkeypatch, text, fragment, starfile_from_bytes):
+    """starfile reads these leniently (a short row becomes NaN, stray text is dropped): the strict parser reports them."""
+    from cryopick.io import star
+
+    monkeypatch.setattr(star, "STARFILE_FROM_BYTES", starfile_from_bytes)
     path = tmp_path / "bad.star"
     path.write_text(text)
     with pytest.raises(BadInputError, match=fragment) as err:

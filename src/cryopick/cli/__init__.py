@@ -1,10 +1,13 @@
 """``cryopick <command> ...``: one sub-command per registered stage, plus simulate / score-picks / run.
 
 Stage commands are built from the stage registry and each stage's ``Params``
-(:mod:`cryopick.cli.stage_command`); only the command being run imports its stage, so
+(:mod:`cryopick.cli.stage_command`); only the command being run imports its module, so
 ``cryopick <stage>`` starts as fast as the stage allows. The other commands live in
-``cryopick.cli.<module>`` and define ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``main(args) -> int``.
+``cryopick.cli.<module>`` and define ``add_arguments(parser)`` and ``main(args) -> int``.
+
+Importing this module sets the chosen stage's environment defaults first (the registry's
+``cli_env``, e.g. single-threaded OpenBLAS for the commands that run micrographs in threads):
+OpenBLAS reads them once, when numpy loads, which the imports below do.
 """
 
 from __future__ import annotations
@@ -14,11 +17,33 @@ import importlib
 import os
 import sys
 
-from cryopick.cli import stage_command
 from cryopick.errors import CryopickError
 from cryopick.stages.registry import STAGES
 
-OTHER_COMMANDS = ("simulate", "score_picks", "run")
+#: Commands that are not RELION jobs: name -> (module under cryopick.cli, one-line help).
+OTHER_COMMANDS = {
+    "simulate": ("simulate", "Write a synthetic RELION project (micrographs, CTF STAR, pipeline) with ground-truth "
+                             "particles and junk."),
+    "score-picks": ("score_picks", "Score an autopick.star against ground-truth particles (precision, recall, F1, AP)."),
+    "run": ("run", "Run the particle-picking flow (Select, LoG, Extract, Class2D, ...) on a project."),
+}
+
+
+def _selected(argv: list[str]) -> str | None:
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
+def _stage_environment(argv: list[str]) -> None:
+    """Environment defaults of the chosen stage, set before numpy is first imported (explicit settings win)."""
+    spec = next((s for s in STAGES if s.name == _selected(argv)), None)
+    if spec is not None and "numpy" not in sys.modules:
+        for name, value in spec.cli_env:
+            os.environ.setdefault(name, value)
+
+
+_stage_environment(sys.argv[1:])
+
+from cryopick.cli import stage_command  # noqa: E402  (imports numpy: after the environment is set)
 
 
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
@@ -30,22 +55,19 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         if selected in (None, spec.name):
             stage_command.add_arguments(p, spec)
         p.set_defaults(_main=lambda args, spec=spec: stage_command.main(spec, args))
-    for modname in OTHER_COMMANDS:
-        mod = importlib.import_module(f"cryopick.cli.{modname}")
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
-        mod.add_arguments(p)
-        p.set_defaults(_main=mod.main)
+    for name, (module, summary) in OTHER_COMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=summary)
+        if selected in (None, name):
+            mod = importlib.import_module(f"cryopick.cli.{module}")
+            mod.add_arguments(p)
+            p.set_defaults(_main=mod.main)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    selected = argv[0] if argv and not argv[0].startswith("-") else None
-    spec = next((s for s in STAGES if s.name == selected), None)
-    if spec is not None and "numpy" not in sys.modules:
-        for name, value in spec.cli_env:  # e.g. single-threaded OpenBLAS: it reads this when it loads
-            os.environ.setdefault(name, value)
-    args = build_parser(selected).parse_args(argv)
+    _stage_environment(argv)
+    args = build_parser(_selected(argv)).parse_args(argv)
     try:
         return int(args._main(args) or 0)
     except CryopickError as exc:

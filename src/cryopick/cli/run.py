@@ -19,8 +19,6 @@ import yaml
 from cryopick.errors import BadInputError, MissingFileError
 from cryopick.flows.launch import LocalServices, prefect_api, prepare_prefect_env
 
-NAME = "run"
-HELP = "Run the particle-picking flow (Select, LoG, Extract, Class2D, ...) on a project."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,8 +7,6 @@ import json
 
 from cryopick.scoring import score_pick_files
 
-NAME = "score-picks"
-HELP = "Score an autopick.star against ground-truth particles (precision, recall, F1, AP)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

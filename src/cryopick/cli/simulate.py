@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-NAME = "simulate"
-HELP = "Write a synthetic RELION project (micrographs, CTF STAR, pipeline) with ground-truth particles and junk."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

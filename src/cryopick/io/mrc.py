@@ -47,18 +47,46 @@ class MrcHeader:
     extended_bytes: int
 
 
-def _open(path: Path, header_only: bool):
-    """``mrcfile.open`` (permissive: cryopick's own checks below say what is wrong, naming the file)."""
+def _open(path: Path, header_only: bool = False):
+    """mrcfile, permissive (cryopick's own checks say what is wrong, naming the file).
+
+    The data are memory-mapped: a reader copies them once, into its own array or buffer.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return mrcfile.open(path, header_only=header_only, permissive=True)
+            if header_only:
+                return mrcfile.open(path, header_only=True, permissive=True)
+            return mrcfile.mmap(path, permissive=True)
     except FileNotFoundError:
         raise MissingFileError(f"{path}: micrograph/image file not found") from None
     except IsADirectoryError:
         raise BadInputError(f"{path}: is a directory, expected an MRC file") from None
     except ValueError as exc:  # mrcfile: e.g. "Couldn't read enough bytes for MRC header"
+        if not header_only:
+            read_header(path)  # the precise reason (truncated, unsupported mode, ...) if it can say one
         raise BadInputError(f"{path}: not an MRC file ({exc})") from None
+
+
+def _checked(mrc, path: Path) -> MrcHeader:
+    """RELION's rules on an open file's header: a readable mode, sensible dimensions, all data present."""
+    h = mrc.header
+    nx, ny, nz, mode = int(h.nx), int(h.ny), int(h.nz), int(h.mode)
+    pixel = float(mrc.voxel_size.x)
+    extended = max(int(h.nsymbt), 0)
+    if bytes(h.map) != b"MAP " and not (0 < nx < 1 << 20 and 0 < ny < 1 << 20):
+        raise BadInputError(f"{path}: not an MRC file (no 'MAP ' tag and implausible dimensions)")
+    if mode not in SUPPORTED_MODES:
+        raise BadInputError(
+            f"{path}: MRC header says mode {mode}, expected one of {'/'.join(str(m) for m in SUPPORTED_MODES)}"
+        )
+    if nx <= 0 or ny <= 0 or nz <= 0:
+        raise BadInputError(f"{path}: MRC header has invalid dimensions {nx}x{ny}x{nz}")
+    size = path.stat().st_size
+    need = HEADER_BYTES + extended + nx * ny * nz * np.dtype(SUPPORTED_MODES[mode]).itemsize
+    if size < need:
+        raise BadInputError(f"{path}: truncated MRC file ({size} bytes, header promises {nx}x{ny}x{nz} mode {mode} = {need} bytes)")
+    return MrcHeader(nx, ny, nz, mode, pixel if np.isfinite(pixel) else 0.0, extended)
 
 
 def read_header(path: str | os.PathLike) -> MrcHeader:
@@ -73,28 +101,11 @@ def read_header(path: str | os.PathLike) -> MrcHeader:
     """
     path = Path(path)
     with _open(path, header_only=True) as mrc:
-        h = mrc.header
-        nx, ny, nz, mode = int(h.nx), int(h.ny), int(h.nz), int(h.mode)
-        pixel = float(mrc.voxel_size.x)
-        extended = max(int(h.nsymbt), 0)
-        tagged = bytes(h.map) == b"MAP "
-    size = path.stat().st_size
-    if not tagged and not (0 < nx < 1 << 20 and 0 < ny < 1 << 20):
-        raise BadInputError(f"{path}: not an MRC file (no 'MAP ' tag and implausible dimensions)")
-    if mode not in SUPPORTED_MODES:
-        raise BadInputError(
-            f"{path}: MRC header says mode {mode}, expected one of {'/'.join(str(m) for m in SUPPORTED_MODES)}"
-        )
-    if nx <= 0 or ny <= 0 or nz <= 0:
-        raise BadInputError(f"{path}: MRC header has invalid dimensions {nx}x{ny}x{nz}")
-    need = HEADER_BYTES + extended + nx * ny * nz * np.dtype(SUPPORTED_MODES[mode]).itemsize
-    if size < need:
-        raise BadInputError(f"{path}: truncated MRC file ({size} bytes, header promises {nx}x{ny}x{nz} mode {mode} = {need} bytes)")
-    return MrcHeader(nx, ny, nz, mode, pixel if np.isfinite(pixel) else 0.0, extended)
+        return _checked(mrc, path)
 
 
 def read_mrc(path: str | os.PathLike, check_finite: bool = True, out: np.ndarray | None = None) -> np.ndarray:
-    """Read an MRC image or stack as float32 (mrcfile reads; :func:`read_header` checks first).
+    """Read an MRC image or stack as float32 (mrcfile maps the file; RELION's checks come first).
 
     Parameters
     ----------
@@ -102,7 +113,7 @@ def read_mrc(path: str | os.PathLike, check_finite: bool = True, out: np.ndarray
     check_finite : bool
         Reject NaN / infinite values.
     out : ndarray, float32, optional
-        A buffer of the image's shape to copy into (reused across micrographs read in a loop).
+        A buffer of the image's shape to read into (reused across micrographs read in a loop).
 
     Returns
     -------
@@ -116,19 +127,16 @@ def read_mrc(path: str | os.PathLike, check_finite: bool = True, out: np.ndarray
         ``out`` of the wrong shape.
     """
     path = Path(path)
-    hdr = read_header(path)
-    shape = (hdr.ny, hdr.nx) if hdr.nz == 1 else (hdr.nz, hdr.ny, hdr.nx)
-    if out is not None and (out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous):
-        raise BadInputError(f"{path}: image is {'x'.join(map(str, shape[::-1]))}, buffer is {'x'.join(map(str, out.shape[::-1]))}")
-    with _open(path, header_only=False) as mrc:
+    with _open(path) as mrc:
+        hdr = _checked(mrc, path)
+        shape = (hdr.ny, hdr.nx) if hdr.nz == 1 else (hdr.nz, hdr.ny, hdr.nx)
+        if out is not None and (out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous):
+            raise BadInputError(f"{path}: image is {'x'.join(map(str, shape[::-1]))}, buffer is {'x'.join(map(str, out.shape[::-1]))}")
         if mrc.data is None:
             raise BadInputError(f"{path}: truncated MRC data")
         data = mrc.data.reshape(shape)
-        if out is not None:
-            np.copyto(out, data, casting="unsafe")
-            arr = out
-        else:
-            arr = np.array(data, dtype=np.float32)
+        arr = out if out is not None else np.empty(shape, dtype=np.float32)
+        np.copyto(arr, data, casting="unsafe")
     if check_finite and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise BadInputError(f"{path}: contains {bad} NaN/infinite pixel value(s)")
