@@ -1,9 +1,9 @@
 """MRC images and MRCS stacks, including IEEE float16 (MRC mode 12), with mrcfile as the engine.
 
-mrcfile reads and writes; on top sit RELION's rules: the modes RELION reads, the checks that a
-file is complete and finite, and errors that name the file ("micrograph X: MRC header says
-mode 7, expected 0/1/2/6/12"). ``benchmarks/bench_io.py`` measured a hand-written reader against
-mrcfile and found no gain worth keeping it for.
+mrcfile reads headers and writes files; on top sit RELION's rules: the modes RELION reads, the
+checks that a file is complete and finite, and errors that name the file ("micrograph X: MRC
+header says mode 7, expected 0/1/2/6/12"). Only the data block is read by hand, straight into
+the caller's buffer (:func:`read_mrc`; ``benchmarks/bench_io.py`` shows why).
 """
 
 from __future__ import annotations
@@ -47,24 +47,17 @@ class MrcHeader:
     extended_bytes: int
 
 
-def _open(path: Path, header_only: bool = False):
-    """mrcfile, permissive (cryopick's own checks say what is wrong, naming the file).
-
-    The data are memory-mapped: a reader copies them once, into its own array or buffer.
-    """
+def _open(path: Path):
+    """The header, read by mrcfile (permissive: cryopick's own checks say what is wrong, naming the file)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if header_only:
-                return mrcfile.open(path, header_only=True, permissive=True)
-            return mrcfile.mmap(path, permissive=True)
+            return mrcfile.open(path, header_only=True, permissive=True)
     except FileNotFoundError:
         raise MissingFileError(f"{path}: micrograph/image file not found") from None
     except IsADirectoryError:
         raise BadInputError(f"{path}: is a directory, expected an MRC file") from None
     except ValueError as exc:  # mrcfile: e.g. "Couldn't read enough bytes for MRC header"
-        if not header_only:
-            read_header(path)  # the precise reason (truncated, unsupported mode, ...) if it can say one
         raise BadInputError(f"{path}: not an MRC file ({exc})") from None
 
 
@@ -100,12 +93,17 @@ def read_header(path: str | os.PathLike) -> MrcHeader:
         Too short, not MRC, unsupported mode, or shorter than the header promises.
     """
     path = Path(path)
-    with _open(path, header_only=True) as mrc:
+    with _open(path) as mrc:
         return _checked(mrc, path)
 
 
 def read_mrc(path: str | os.PathLike, check_finite: bool = True, out: np.ndarray | None = None) -> np.ndarray:
-    """Read an MRC image or stack as float32 (mrcfile maps the file; RELION's checks come first).
+    """Read an MRC image or stack as float32: the header through mrcfile and RELION's checks, the data directly.
+
+    The data block is read straight into the result (or ``out``): the one hand-written part,
+    kept because it is faster than mrcfile's copy where micrographs are read in parallel
+    threads (``benchmarks/bench_io.py``); ``tests/file_crosscheck.py`` checks it against
+    mrcfile on every MRC file the test suite produces.
 
     Parameters
     ----------
@@ -129,14 +127,24 @@ def read_mrc(path: str | os.PathLike, check_finite: bool = True, out: np.ndarray
     path = Path(path)
     with _open(path) as mrc:
         hdr = _checked(mrc, path)
-        shape = (hdr.ny, hdr.nx) if hdr.nz == 1 else (hdr.nz, hdr.ny, hdr.nx)
-        if out is not None and (out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous):
-            raise BadInputError(f"{path}: image is {'x'.join(map(str, shape[::-1]))}, buffer is {'x'.join(map(str, out.shape[::-1]))}")
-        if mrc.data is None:
-            raise BadInputError(f"{path}: truncated MRC data")
-        data = mrc.data.reshape(shape)
-        arr = out if out is not None else np.empty(shape, dtype=np.float32)
-        np.copyto(arr, data, casting="unsafe")
+        dtype = np.dtype(SUPPORTED_MODES[hdr.mode]).newbyteorder(mrc.header.mode.dtype.byteorder)
+    shape = (hdr.ny, hdr.nx) if hdr.nz == 1 else (hdr.nz, hdr.ny, hdr.nx)
+    if out is not None and (out.shape != shape or out.dtype != np.float32 or not out.flags.c_contiguous):
+        raise BadInputError(f"{path}: image is {'x'.join(map(str, shape[::-1]))}, buffer is {'x'.join(map(str, out.shape[::-1]))}")
+    count = hdr.nx * hdr.ny * hdr.nz
+    with open(path, "rb") as fh:
+        fh.seek(HEADER_BYTES + hdr.extended_bytes)
+        if dtype == np.dtype("<f4") or dtype == np.dtype("=f4"):
+            arr = out if out is not None else np.empty(shape, dtype=np.float32)
+            got = fh.readinto(memoryview(arr).cast("B")) // 4
+        else:
+            data = np.fromfile(fh, dtype=dtype, count=count)
+            got = data.size
+            arr = out if out is not None else np.empty(shape, dtype=np.float32)
+            if got == count:
+                np.copyto(arr, data.reshape(shape), casting="unsafe")
+    if got != count:
+        raise BadInputError(f"{path}: truncated MRC data ({got} of {count} values)")
     if check_finite and not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise BadInputError(f"{path}: contains {bad} NaN/infinite pixel value(s)")

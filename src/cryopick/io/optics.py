@@ -145,9 +145,12 @@ def read_optics_star(path: str | os.PathLike, data_name: str = "micrographs") ->
             raise BadInputError(f"{path}: no data_optics and no data_{data_name} table")
         return _convert_legacy(path, legacy, data_name)
     raw = {name: RawTable(cols.frame_columns(df)) for name, df in tables.items() if name in ("optics", data_name)}
-    optics, data = cols.optics_tables(raw, path, data_name)
+    _, data = cols.optics_tables(raw, path, data_name)  # validates; may give the data rlnOpticsGroup
+    frame = tables[data_name]
+    if "rlnOpticsGroup" not in frame.columns:
+        frame = RawTable(data).to_frame()
     extra = {k: v for k, v in tables.items() if k not in ("optics", data_name)}
-    return OpticsStar(RawTable(optics).to_frame(), RawTable(data).to_frame(), data_name, path, extra)
+    return OpticsStar(tables["optics"], frame, data_name, path, extra)
 
 
 def write_optics_star(path: str | os.PathLike, star: OpticsStar) -> None:
