@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import fresh, median_of, mpi_env, require, timed  # noqa: E402
+from common import byte_compile, fresh, median_of, mpi_env, require, timed  # noqa: E402
 
 from cryopick.io.coords import read_coordinates, write_coordinate_list  # noqa: E402
 from cryopick.io.jobdir import per_micrograph_output  # noqa: E402
@@ -69,6 +69,7 @@ def main() -> int:
     ap.add_argument("--n-mics", type=int, default=10)
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
+    byte_compile()  # whole-process timings without recompiling cryopick's sources (see common.py)
     require("relion_autopick_mpi")
     root = Path(args.workdir).resolve()
     fresh(root)

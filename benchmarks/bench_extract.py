@@ -32,6 +32,9 @@ from pathlib import Path
 import numpy as np
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import byte_compile  # noqa: E402
+
 def build_inputs(root: Path, n_mics: int, picks: int, seed: int) -> tuple[str, str, str]:
     """Micrographs + coordinates; ``cryopick.sim`` if it works, else the extraction test generator."""
     try:
@@ -93,6 +96,7 @@ def main() -> int:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
+    byte_compile()  # whole-process timings without recompiling cryopick's sources (see common.py)
 
     work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="bench_extract_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import byte_compile  # noqa: E402
+
 MICS = "CtfFind/job003/micrographs_ctf.star"
 JOBS = ("LoG", "Extract")
 ROLE_OF = {"LoG": "picker", "Extract": "extractor"}
@@ -68,6 +71,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--verbose", action="store_true", help="print every run's times")
     args = ap.parse_args()
+    byte_compile()  # whole-process timings without recompiling cryopick's sources (see common.py)
 
     scratch = Path(tempfile.mkdtemp(prefix="cryopick-bench-overhead-"))
     from cryopick.flows.launch import LocalServices, prefect_api, prepare_prefect_env

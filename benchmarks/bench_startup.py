@@ -21,6 +21,10 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import byte_compile  # noqa: E402
 
 #: Modules imported lazily somewhere in src/, flows/ or services/ (see the module docstring).
 MEASURED = (
@@ -63,6 +67,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     a = parser.parse_args()
+    byte_compile()  # whole-process timings without recompiling cryopick's sources (see common.py)
     print(f"import cost after numpy, median of {a.repeat} fresh interpreters (what a lazy import saves):")
     for module in MEASURED:
         t = import_seconds(module, a.repeat)
