@@ -1,0 +1,266 @@
+"""One batch through the E-step, with the weighted sums the M-step needs (RELION's ``storeWeightedSums``).
+
+For each particle of a batch: the coarse pass over every class, angle and translation on the
+coarse size; the significant samples' fine refinements on the current size; their posterior;
+then, from the fine samples that hold ``adaptive_fraction`` of it, the back-projection sums
+per (class, fine angle), the noise power per shell, the norm and scale statistics, the class
+and offset priors' sums, the best sample and the log-likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cryopick.classification.estep import (
+    FineSamples,
+    coarse_d2,
+    fine_residuals,
+    posterior,
+    significant,
+)
+from cryopick.classification.grid import Coefficients, FourierGrid
+from cryopick.classification.prepare import Batch
+from cryopick.classification.sampling import Sampling
+
+
+@dataclass
+class IterationSetup:
+    """What stays fixed across the batches of one iteration.
+
+    Attributes
+    ----------
+    grid : FourierGrid
+    sampling : Sampling
+    coarse, fine : Coefficients
+    refs_coarse : torch.Tensor, shape (K·R, Fc), complex
+    refs_fine : torch.Tensor, shape (K, 2R, Ff), complex
+    ramps_coarse : torch.Tensor, shape (T, Fc), complex
+    ramps_fine : torch.Tensor, shape (4T, Ff), complex
+    inv_sigma2_coarse, inv_sigma2_fine : torch.Tensor, shape (G, Fc) / (G, Ff)
+        1/σ² per optics group, 0 at the origin (the E-step's).
+    inv_sigma2_sums : torch.Tensor, shape (G, Ff)
+        The same with the origin (the M-step's).
+    log2pi_sigma2 : torch.Tensor, shape (G,)
+        Σ log(2πσ²) over the fine coefficients (for the log-likelihood).
+    log_class_prior : torch.Tensor, shape (K,)
+        −inf for empty classes.
+    prior_offsets_angstrom : torch.Tensor, shape (K, 2)
+    sigma2_offset_angstrom2 : float
+    pixel_size_angstrom : float
+    scale : torch.Tensor, shape (n_groups,)
+    scale_shells : torch.Tensor, shape (K, Ff), bool
+        Where the class's data-versus-prior exceeds 3 (the scale statistics' shells).
+    adaptive_fraction : float
+    max_significant : int
+    """
+
+    grid: FourierGrid
+    sampling: Sampling
+    coarse: Coefficients
+    fine: Coefficients
+    refs_coarse: torch.Tensor
+    refs_fine: torch.Tensor
+    ramps_coarse: torch.Tensor
+    ramps_fine: torch.Tensor
+    inv_sigma2_coarse: torch.Tensor
+    inv_sigma2_fine: torch.Tensor
+    inv_sigma2_sums: torch.Tensor
+    log2pi_sigma2: torch.Tensor
+    log_class_prior: torch.Tensor
+    prior_offsets_angstrom: torch.Tensor
+    sigma2_offset_angstrom2: float
+    pixel_size_angstrom: float
+    scale: torch.Tensor
+    scale_shells: torch.Tensor
+    adaptive_fraction: float
+    max_significant: int
+
+
+class WeightedSums:
+    """Accumulators of one iteration (over all batches).
+
+    Attributes
+    ----------
+    data : torch.Tensor, shape (K, 2R, Ff), complex
+    weight : torch.Tensor, shape (K, 2R, Ff)
+    sigma2 : torch.Tensor, shape (G, n_shells)
+    sumw_optics : torch.Tensor, shape (G,)
+    class_weight : torch.Tensor, shape (K,)
+    offset_sum_angstrom : torch.Tensor, shape (K, 2)
+    sigma2_offset : float
+    xa, aa : torch.Tensor, shape (n_groups,)
+    norm_sum : float
+    log_likelihood, pmax_sum : float
+    """
+
+    def __init__(self, setup: IterationSetup, n_optics: int, n_groups: int):
+        g = setup.grid
+        k, r2, ff = setup.refs_fine.shape
+        self.data = torch.zeros(k * r2, ff, dtype=g.cdtype, device=g.device)
+        self.weight = torch.zeros(k * r2, ff, dtype=g.dtype, device=g.device)
+        self.sigma2 = torch.zeros(n_optics, g.n_shells, dtype=g.dtype, device=g.device)
+        self.sumw_optics = torch.zeros(n_optics, dtype=g.dtype, device=g.device)
+        self.class_weight = torch.zeros(k, dtype=g.dtype, device=g.device)
+        self.offset_sum_angstrom = torch.zeros(k, 2, dtype=g.dtype, device=g.device)
+        self.sigma2_offset = 0.0
+        self.xa = torch.zeros(n_groups, dtype=torch.float64, device=g.device)
+        self.aa = torch.zeros(n_groups, dtype=torch.float64, device=g.device)
+        self.norm_sum = 0.0
+        self.log_likelihood = 0.0
+        self.pmax_sum = 0.0
+        self.n_fine = ff
+        self.n_rot = r2
+
+
+@dataclass
+class BatchResult:
+    """Per-particle outcome of a batch (numpy, on the CPU).
+
+    Attributes
+    ----------
+    klass : np.ndarray, shape (n,), int
+    psi_deg : np.ndarray, shape (n,)
+    offsets_px : np.ndarray, shape (n, 2)
+        Rounded previous offset + best fine translation.
+    norm : np.ndarray, shape (n,)
+        New norm correction (before the division by the new average).
+    pmax, log_likelihood : np.ndarray, shape (n,)
+    n_significant : np.ndarray, shape (n,), int
+    """
+
+    klass: np.ndarray
+    psi_deg: np.ndarray
+    offsets_px: np.ndarray
+    norm: np.ndarray
+    pmax: np.ndarray
+    log_likelihood: np.ndarray
+    n_significant: np.ndarray
+
+
+def _offset_log_prior(setup: IterationSetup, rounded: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """log P(offset) of (particle, translation, class), shape (n, T, K) — in Å, as RELION intends."""
+    pos = (rounded[:, None, :] + shifts[None, :, :]) * setup.pixel_size_angstrom          # (n, T, 2)
+    d = pos[:, :, None, :] - setup.prior_offsets_angstrom[None, None, :, :]               # (n, T, K, 2)
+    return -(d**2).sum(dim=-1) / (2.0 * setup.sigma2_offset_angstrom2)
+
+
+def _fine_significant(p: torch.Tensor, particle: torch.Tensor, n: int, fraction: float) -> torch.Tensor:
+    """Mask of the fine samples making up ``fraction`` of each particle's (normalised) posterior."""
+    key = particle.to(torch.float64) * 4.0 + (1.0 - p.to(torch.float64))   # by particle, then by descending p
+    order = torch.argsort(key)
+    ps, part = p[order], particle[order]
+    csum = torch.cumsum(ps, dim=0)
+    counts = torch.bincount(part, minlength=n)
+    seg_start = torch.cumsum(counts, 0) - counts
+    base = torch.cat([torch.zeros(1, dtype=csum.dtype, device=csum.device), csum])[seg_start]
+    before = csum - ps - base[part]
+    keep = torch.zeros_like(part, dtype=torch.bool)
+    keep[order] = before < fraction
+    return keep
+
+
+def expectation_batch(setup: IterationSetup, batch: Batch, sums: WeightedSums, norm_old: np.ndarray, avg_norm: float,
+                      chunk: int = 4096) -> BatchResult:
+    """The E-step of one batch; adds its weighted sums to ``sums`` (see the module docstring)."""
+    g = setup.grid
+    n = len(batch.index)
+    k, r2, _ff = setup.refs_fine.shape
+    r = r2 // 2
+    t = setup.ramps_coarse.shape[0]
+    og, grp = batch.optics_group, batch.group
+    mctf = batch.ctf * setup.scale[grp][:, None]
+    # ---- coarse pass
+    xc = batch.masked[:, setup.coarse.index]
+    d2 = coarse_d2(xc, mctf[:, setup.coarse.index], setup.inv_sigma2_coarse[og], setup.refs_coarse, setup.ramps_coarse)
+    off_prior = _offset_log_prior(setup, batch.rounded_offsets_px, setup.sampling.shifts_px)         # (n, T, K)
+    log_prior = setup.log_class_prior[None, None, :, None] + off_prior[..., None]                 # (n, T, K, 1)
+    log_w = (-d2.reshape(n, t, k, r) + log_prior).reshape(n, -1)
+    keep, n_sig = significant(log_w, setup.adaptive_fraction, setup.max_significant)
+    part, flat = torch.nonzero(keep, as_tuple=True)
+    tc, rem = flat // (k * r), flat % (k * r)
+    kc, rc = rem // r, rem % r
+    prior_c = log_prior.reshape(n, t, k)[part, tc, kc]
+    # ---- fine samples: 2 angles x 4 translations per significant coarse sample
+    j = torch.arange(8, device=g.device)
+    s_part = part.repeat_interleave(8)
+    s_k = kc.repeat_interleave(8)
+    s_rot = (2 * rc).repeat_interleave(8) + (j // 4).repeat(part.numel())
+    s_shift = (4 * tc).repeat_interleave(8) + (j % 4).repeat(part.numel())
+    s_prior = prior_c.repeat_interleave(8)
+    xf = batch.masked[:, setup.fine.index]
+    cf = mctf[:, setup.fine.index]
+    inv_e = setup.inv_sigma2_fine[og]
+    d2f = torch.empty(s_part.numel(), dtype=g.dtype, device=g.device)
+    for a in range(0, s_part.numel(), chunk):
+        sl = slice(a, a + chunk)
+        res = fine_residuals(xf, cf, setup.refs_fine, setup.ramps_fine,
+                             FineSamples(s_part[sl], s_k[sl], s_rot[sl], s_shift[sl], s_prior[sl]))
+        d2f[sl] = 0.5 * ((res.real**2 + res.imag**2) * inv_e[s_part[sl]]).sum(dim=1)
+    log_wf = -d2f + s_prior
+    p, log_sum, best = posterior(log_wf, s_part, n)
+    use = _fine_significant(p, s_part, n, setup.adaptive_fraction)
+    # ---- per-particle results
+    highres = batch.power[:, setup.fine.size // 2 + 1:].sum(dim=1)
+    ll = log_sum - 0.5 * highres - setup.log2pi_sigma2[og]
+    pmax = p[best]
+    fine_psi = setup.sampling.fine_psi_deg
+    fine_shift = setup.sampling.fine_shifts_px
+    result = BatchResult(
+        klass=s_k[best].cpu().numpy(),
+        psi_deg=torch.remainder(fine_psi[s_rot[best]], 360.0).cpu().numpy().astype(np.float64),
+        offsets_px=(batch.rounded_offsets_px + fine_shift[s_shift[best]]).cpu().numpy().astype(np.float64),
+        norm=np.zeros(n),
+        pmax=pmax.cpu().numpy().astype(np.float64),
+        log_likelihood=ll.cpu().numpy().astype(np.float64),
+        n_significant=n_sig.cpu().numpy(),
+    )
+    # ---- weighted sums from the significant fine samples
+    s_part, s_k, s_rot, s_shift, p = s_part[use], s_k[use], s_rot[use], s_shift[use], p[use]
+    inv_m = setup.inv_sigma2_sums[og]
+    xu = batch.unmasked[:, setup.fine.index] * cf * inv_m
+    w_particle = cf**2 * inv_m
+    scale_shells = setup.scale_shells
+    shells = setup.fine.shell
+    wdiff = torch.zeros(n, dtype=g.dtype, device=g.device)
+    for a in range(0, s_part.numel(), chunk):
+        sl = slice(a, a + chunk)
+        sp, sk, sr, ss, pw = s_part[sl], s_k[sl], s_rot[sl], s_shift[sl], p[sl]
+        bins = sk * r2 + sr
+        sums.data.index_add_(0, bins, pw[:, None] * xu[sp] * setup.ramps_fine[ss])
+        sums.weight.index_add_(0, bins, pw[:, None] * w_particle[sp])
+        model = cf[sp] * setup.refs_fine[sk, sr]
+        xt = xf[sp] * setup.ramps_fine[ss]
+        res2 = (model - xt).abs() ** 2
+        per_shell = torch.zeros(sp.numel(), g.n_shells, dtype=g.dtype, device=g.device).index_add_(1, shells, res2)
+        sums.sigma2.index_add_(0, og[sp], pw[:, None] * per_shell)
+        wdiff.index_add_(0, sp, pw * res2.sum(dim=1))
+        sel = scale_shells[sk]
+        xa = ((model.real * xt.real + model.imag * xt.imag) * sel).sum(dim=1)
+        aa = ((model.real**2 + model.imag**2) * sel).sum(dim=1)
+        s_old = setup.scale[grp[sp]].to(torch.float64)
+        sums.xa.index_add_(0, grp[sp], (pw * xa).to(torch.float64) / s_old)
+        sums.aa.index_add_(0, grp[sp], (pw * aa).to(torch.float64) / s_old**2)
+        sums.class_weight.index_add_(0, sk, pw)
+        pos = (batch.rounded_offsets_px[sp] + fine_shift[ss]) * setup.pixel_size_angstrom
+        sums.offset_sum_angstrom.index_add_(0, sk, pw[:, None] * pos)
+        sums.sigma2_offset += float((pw * ((setup.prior_offsets_angstrom[sk] - pos) ** 2).sum(dim=1)).sum())
+    sums.sumw_optics.index_add_(0, og, torch.zeros(n, dtype=g.dtype, device=g.device).index_add_(0, s_part, p))
+    beyond = batch.power.clone()
+    beyond[:, : setup.fine.size // 2 + 1] = 0
+    sums.sigma2.index_add_(0, og, beyond)
+    wdiff = wdiff + beyond.sum(dim=1)
+    result.norm = (norm_old[batch.index] / avg_norm) * np.sqrt(2.0 * wdiff.cpu().numpy().astype(np.float64))
+    sums.norm_sum += float(result.norm.sum())
+    sums.log_likelihood += float(ll.sum())
+    sums.pmax_sum += float(pmax.sum())
+    return result
+
+
+def log_2pi_sigma2(inv_sigma2: torch.Tensor) -> torch.Tensor:
+    """Σ log(2πσ²) over the counted coefficients of each optics group, shape (G,)."""
+    counted = inv_sigma2 > 0
+    return torch.where(counted, torch.log(2.0 * math.pi / inv_sigma2.clamp_min(1e-30)), torch.zeros_like(inv_sigma2)).sum(dim=1)
