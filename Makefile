@@ -6,7 +6,9 @@ DEMO_DIR ?= demo_project
 
 .PHONY: install test demo clean relion protos bench
 
+# torch first, pinned: this version is on the machines' local disk (a newer one would be downloaded, GBs).
 $(STAMP): pyproject.toml setup.py
+	$(PIP) install -q torch==2.14.1
 	$(PIP) install -q -e '.[dev]'
 	@mkdir -p .make && touch $(STAMP)
 

@@ -14,6 +14,8 @@ INT_LABELS = frozenset(
     rlnGroupNrParticles rlnCurrentIteration rlnNrClasses rlnOriginalImageSize
     rlnImageSizeX rlnImageSizeY rlnImageSizeZ rlnMicrographId rlnHelicalTubeID
     rlnSpectralIndex rlnNrOfOpticsGroups rlnNrGroups rlnNrBodies
+    rlnCurrentImageSize rlnNumberOfIterations rlnRandomSeed rlnReferenceDimensionality
+    rlnDataDimensionality rlnCoarseImageSize
     """.split()
 )
 
@@ -55,7 +57,9 @@ DOUBLE_LABELS = frozenset(
     rlnMicrographShiftY rlnSsnrMap rlnReferenceSigma2 rlnReferenceTau2 rlnResolution
     rlnAngstromResolution rlnFourierCompleteness rlnSigmaOffsetsAngst rlnCurrentResolution
     rlnGroupScaleCorrection rlnTau2FudgeFactor rlnPsiStep rlnOffsetRange rlnOffsetStep
-    rlnAutopickFigureOfMeritThreshold
+    rlnAutopickFigureOfMeritThreshold rlnGoldStandardFsc rlnSigma2Noise rlnNormCorrectionAverage
+    rlnLogLikelihood rlnAveragePmax rlnPaddingFactor rlnOverallAccuracyRotations
+    rlnOverallAccuracyTranslationsAngst rlnSamplingPerturbInstance rlnSamplingPerturbFactor
     """.split()
 )
 
