@@ -45,9 +45,9 @@ def test_job_directory_defaults_to_the_next_number_and_planned_stages_say_so(tmp
     sel = cryopick("select", "--i", star, "--split-size", "1", cwd=tmp_path)
     assert sel.returncode == 0, sel.stderr
     assert "Select/job004/micrographs_split1.star" in sel.stdout  # the project's next job number
-    res = cryopick("class2d", "--i", "Select/job004/micrographs_split1.star", cwd=tmp_path)
-    assert res.returncode == 2 and "Class2D is not implemented yet" in res.stderr
-    assert not (tmp_path / "Class2D").exists()
+    res = cryopick("rank", "--i", "Class2D/job003/run_it025_optimiser.star", cwd=tmp_path)
+    assert res.returncode == 2 and "Auto-select 2D classes is not implemented yet" in res.stderr
+    assert not (tmp_path / "Select/job005").exists()
 
 
 def test_help_shows_gui_words_units_defaults_and_relion_options(tmp_path):

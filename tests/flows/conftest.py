@@ -58,3 +58,11 @@ def make_project():
         return root / name
 
     return make
+
+
+@pytest.fixture
+def quick_class2d():
+    """A short Class2D for flow tests (the tutorial's 50 classes x 25 iterations is for benchmarks)."""
+    from cryopick.flows.params import Class2dParams
+
+    return Class2dParams(nr_classes=2, nr_iter=1, threads=2)

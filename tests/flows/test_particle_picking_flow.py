@@ -13,8 +13,11 @@ pytestmark = pytest.mark.slow
 
 
 def run_flow(services_root, name, **params):
+    from cryopick.flows.params import Class2dParams
     from cryopick.flows.particle_picking import particle_picking
 
+    # a short Class2D (the tutorial's 50 classes x 25 iterations is for benchmarks, not tests)
+    params.setdefault("class2d", Class2dParams(nr_classes=2, nr_iter=1, threads=2))
     return particle_picking(project_dir=str(services_root / name), service_project=name, return_state=True, **params)
 
 
@@ -49,8 +52,8 @@ def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(se
     third = run_flow(services_root, "cache", log_picking=LoGPickingParams(threshold_stddev=0.5))
     s3 = steps_by_name(third)
     assert s3["Subset selection"]["state"] == "Cached"
-    assert s3["LoG picking"]["state"] == "Completed" and s3["LoG picking"]["job_dir"] == "AutoPick/job007/"
-    assert s3["Extraction"]["state"] == "Completed" and s3["Extraction"]["job_dir"] == "Extract/job008/"
+    assert s3["LoG picking"]["state"] == "Completed" and s3["LoG picking"]["job_dir"] == "AutoPick/job008/"
+    assert s3["Extraction"]["state"] == "Completed" and s3["Extraction"]["job_dir"] == "Extract/job009/"
     assert s3["LoG picking"]["result"]["counts"]["picks"] < s1["LoG picking"]["result"]["counts"]["picks"]
 
     # a cached job whose directory was deleted runs again (in a new job directory)
@@ -58,21 +61,25 @@ def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(se
     fourth = run_flow(services_root, "cache")
     s4 = steps_by_name(fourth)
     assert s4["LoG picking"]["state"] == "Cached" and s4["LoG picking"]["job_dir"] == "AutoPick/job005/"
-    assert s4["Extraction"]["state"] == "Completed" and s4["Extraction"]["job_dir"] == "Extract/job009/"
-    assert (root / "Extract/job009/particles.star").exists()
+    assert s4["Extraction"]["state"] == "Completed" and s4["Extraction"]["job_dir"] == "Extract/job011/"
+    assert (root / "Extract/job011/particles.star").exists()
 
 
 def test_unimplemented_step_stops_the_flow_with_a_clear_message(services, services_root, make_project):
     root = make_project(services_root, "stop", n_mics=3, seed=4)
     state = run_flow(services_root, "stop")
     assert state.is_completed() and state.name == "Stopped"
-    assert state.message.startswith("Class2D: classifier service says: ")
+    assert state.message.startswith("Auto-select 2D classes: ranker service says: ")
     assert "not implemented" in state.message
     report = state.result()
-    assert report["stopped_at"] == "Class2D"
-    assert report["not_run"] == ["Auto-select 2D classes", "Topaz training", "Topaz picking", "Final extraction"]
-    # nothing faked: no Class2D job directory, and its number is free again
-    assert not (root / "Class2D").exists()
+    assert report["stopped_at"] == "Auto-select 2D classes"
+    assert report["not_run"] == ["Topaz training", "Topaz picking", "Final extraction"]
+    classes = steps_by_name(state)["Class2D"]
+    assert classes["state"] == "Completed" and classes["job_dir"] == "Class2D/job007/"
+    assert (root / "Class2D/job007/run_it001_optimiser.star").exists()
+    assert (root / "Class2D/job007/class_gallery.png").stat().st_size > 0
+    # nothing faked: no Select job directory for the ranker, and its number is free again
+    assert not (root / "Select/job008").exists()
     assert read_pipeline(root).job_counter == max(existing_job_numbers(root)) + 1
 
 

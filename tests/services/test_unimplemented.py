@@ -5,15 +5,12 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from cryopick.services.gen import (classifier_pb2, classifier_pb2_grpc, common_pb2, ranker_pb2, ranker_pb2_grpc,
+from cryopick.services.gen import (common_pb2, ranker_pb2, ranker_pb2_grpc,
                                    topaz_pb2, topaz_pb2_grpc)
 from cryopick.services.runtime.client import collect_result
 
 T = common_pb2.JobTarget(job_dir="X/job001/")
 CASES = [
-    ("classifier", lambda ch: classifier_pb2_grpc.ClassifierServiceStub(ch).Classify2D(
-        classifier_pb2.Classify2DRequest(target=T, particles_star="p.star", nr_classes=10), timeout=10),
-     "Class2D"),
     ("ranker", lambda ch: ranker_pb2_grpc.RankerServiceStub(ch).RankClasses(
         ranker_pb2.RankClassesRequest(target=T, optimiser_star="o.star"), timeout=10), "Auto-select 2D classes"),
     ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Train(
@@ -23,7 +20,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("role,call,capability", CASES, ids=["classify2d", "rank", "topaz-train", "topaz-pick"])
+@pytest.mark.parametrize("role,call,capability", CASES, ids=["rank", "topaz-train", "topaz-pick"])
 def test_unimplemented_names_the_capability(project, start_service, role, call, capability):
     _, channel = start_service(role, project)
     with pytest.raises(grpc.RpcError) as err:
