@@ -8,8 +8,8 @@
 #   5. from the host: Select -> LoG picking -> Extract over gRPC (containers/smoke_rpc.py), then
 #      (unless --no-flow) `python -m cryopick run` with CRYOPICK_PICKER/EXTRACTOR_ADDRESS pointing
 #      at the containers: the flow runs its own Select, AutoPick and Extract jobs through them
-#      (the classifier, ranker and topaz services it starts on the host) and stops at Class2D,
-#      which is not built yet
+#      (the classifier, ranker and topaz services it starts on the host), classifies on the host
+#      and stops at the class ranker, which is not built yet
 #   6. check AutoPick/job*/autopick.star and Extract/job*/particles.star exist, are non-empty and
 #      every file in the project is owned by and readable/writable for the host user
 #   7. stop the containers (SIGTERM; the services drain and must exit 0), remove them
@@ -144,7 +144,7 @@ if [ "$flow" = 1 ]; then
     cat "$log" >&2; fail "cryopick run against the containers (log: $log)"
   fi
   sed -n '/^cryopick run: flow/,/^$/p' "$log"
-  grep -q "^cryopick run: flow Stopped" "$log" || { cat "$log" >&2; fail "the flow did not stop at Class2D as expected"; }
+  grep -q "^cryopick run: flow Stopped" "$log" || { cat "$log" >&2; fail "the flow did not stop at the class ranker as expected"; }
   echo "smoke: cryopick run (services picker/extractor in containers) in $(since "$t") s"; rm -f "$log"
 fi
 

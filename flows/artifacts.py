@@ -1,4 +1,4 @@
-"""Prefect artifacts for jobs: a table per job, picks on a micrograph, a montage of particles.
+"""Prefect artifacts for jobs: a table per job, picks on a micrograph, a montage of particles, a class gallery.
 
 Pictures are written as PNG into the job directory (so they stay with the project) and
 published as Markdown artifacts with the PNG embedded as a base64 data URI (the Prefect
@@ -248,3 +248,42 @@ def particles_montage(project_root: str | os.PathLike, particles_star: str, out_
     _save(fig, out_png)
     plt.close(fig)
     return len(images)
+
+
+def class_gallery(project_root: str | os.PathLike, data_star: str, model_star: str, out_png: Path,
+                  columns: int = 10) -> int:
+    """2D class averages by decreasing class distribution, each with its particle count under it; returns the classes drawn.
+
+    Reads the classification's ``run_itNNN_model.star`` (class images and distributions) and
+    ``run_itNNN_data.star`` (the particles' classes, for the counts). Empty classes come last.
+    """
+    from cryopick.report.gallery import display_order, to_grey
+
+    root = Path(project_root)
+    classes = read_table(root / model_star, "model_classes", required=("rlnReferenceImage", "rlnClassDistribution"))
+    names = [str(v) for v in classes["rlnReferenceImage"]]
+    if not names:
+        return 0
+    distribution = np.asarray(classes["rlnClassDistribution"], dtype=np.float64)
+    members = np.asarray(read_table(root / data_star, "particles", required=("rlnClassNumber",))["rlnClassNumber"],
+                         dtype=np.int64)
+    counts = np.bincount(members[(members >= 1) & (members <= len(names))] - 1, minlength=len(names))
+    stack = read_mrc(root / split_image_name(names[0])[1])
+    stack = stack if stack.ndim == 3 else stack[None]
+    images = np.stack([stack[split_image_name(n)[0] - 1] for n in names])
+    order = display_order(distribution)
+    rows = -(-len(order) // columns)
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.12 + 0.35), dpi=80, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for n, k in enumerate(order):
+        ax = axes.ravel()[n]
+        ax.imshow(to_grey(images[k]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(f"{k + 1}: {counts[k]}", fontsize=7, y=-0.22)
+    fig.suptitle(f"{data_star}: {len(members)} particles in {int(np.count_nonzero(counts))} of {len(names)} classes "
+                 "(class: particles)", fontsize=8)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.35 / (rows * 1.12 + 0.35), bottom=0.03, wspace=0.05, hspace=0.3)
+    _save(fig, out_png)
+    plt.close(fig)
+    return len(order)

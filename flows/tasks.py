@@ -182,6 +182,12 @@ def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseMod
             if artifacts.particles_montage(root, particles, png):
                 n = result.get("counts", {}).get("particles", "?")
                 artifacts.publish_png(step.title, "particles", png, root, f"{n} particles extracted")
+        if particles and step.spec.job_type == "Class2D":
+            model = node(result, "ProcessData", "_optimiser.star").replace("_optimiser.star", "_model.star")
+            png = job_dir / "class_gallery_counts.png"
+            if artifacts.class_gallery(root, particles, model, png):
+                artifacts.publish_png(step.title, "classes", png, root,
+                                      "class averages by class distribution, particle count under each")
     except Exception as exc:  # a picture must never fail a finished job
         logger.warning("%s: could not draw the job's figure: %s", step.title, exc)
 

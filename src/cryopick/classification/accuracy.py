@@ -75,9 +75,9 @@ def expected_accuracies(grid: FourierGrid, data: ParticleData, model: Model, sta
     psi = torch.as_tensor(state.psi_deg[picked], dtype=grid.dtype, device=grid.device)
     eps = torch.as_tensor(eps_rot, dtype=grid.dtype, device=grid.device)
     for j, c in enumerate(active):
-        f1 = projector.project(coeffs, psi)[j]                                                      # (n, F)
+        f1 = projector.project(coeffs, psi, slice(j, j + 1))[0]                                     # (n, F)
         angles = (psi[:, None] + eps[None, :]).reshape(-1)
-        f2 = projector.project(coeffs, angles)[j].reshape(len(picked), len(eps_rot), -1)
+        f2 = projector.project(coeffs, angles, slice(j, j + 1))[0].reshape(len(picked), len(eps_rot), -1)
         snr_rot = ((f1[:, None, :] - f2).abs() ** 2 * weight).sum(dim=-1)
         snr_sh = ((f1[:, None, :] * (1.0 - ramps)).abs() ** 2 * weight).sum(dim=-1)
         rot[c] = float(np.mean(_first_above(snr_rot, eps_rot)))

@@ -87,7 +87,8 @@ def iteration_setup(grid: FourierGrid, model: Model, settings: Settings, pixel: 
         sigma2_offset_angstrom2=max(model.sigma2_offset_angstrom2, 1e-6),
         pixel_size_angstrom=pixel,
         scale=model.scale if settings.scale_correction else torch.ones_like(model.scale),
-        scale_shells=model.data_vs_prior[:, fine.shell] > 3,
+        scale_shells=model.data_vs_prior > 3,
+        fine_shells=torch.nn.functional.one_hot(fine.shell, model.sigma2_noise.shape[1]).to(grid.dtype),
         adaptive_fraction=settings.adaptive_fraction,
         max_significant=settings.max_significant,
     )

@@ -14,39 +14,13 @@ over the Fourier coefficients f of the current image size. Expanded, it is
 
 The coarse pass scores every (class, angle, translation) this way on the coarse size; the
 samples making up ``adaptive_fraction`` of each particle's posterior are significant; the
-fine pass scores their 8 refinements (2 angles × 4 translations) explicitly on the current
-size, which also gives the residuals the M-step needs.
+fine pass (:mod:`cryopick.classification.expectation`) scores their 8 refinements (2 angles ×
+4 translations) explicitly on the current size, which also gives the residuals the M-step needs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-
-
-@dataclass(frozen=True)
-class FineSamples:
-    """Fine samples of a batch, one row per sample.
-
-    Attributes
-    ----------
-    particle : torch.Tensor, shape (S,), int64
-        Index within the batch.
-    klass : torch.Tensor, shape (S,), int64
-    rotation : torch.Tensor, shape (S,), int64
-        Index into the fine angles (2R).
-    shift : torch.Tensor, shape (S,), int64
-        Index into the fine translations (4T).
-    log_prior : torch.Tensor, shape (S,)
-        log π_k + log P(offset) for the sample.
-    """
-
-    particle: torch.Tensor
-    klass: torch.Tensor
-    rotation: torch.Tensor
-    shift: torch.Tensor
-    log_prior: torch.Tensor
 
 
 def coarse_d2(x: torch.Tensor, ctf_scaled: torch.Tensor, inv_sigma2: torch.Tensor, refs: torch.Tensor,
@@ -75,8 +49,8 @@ def coarse_d2(x: torch.Tensor, ctf_scaled: torch.Tensor, inv_sigma2: torch.Tenso
     term1 = (ctf_scaled**2 * inv_sigma2 * 0.5) @ a2.T                          # (N, C)
     term2 = ((x.real**2 + x.imag**2) * inv_sigma2).sum(dim=1) * 0.5            # (N,)
     z = (x * (ctf_scaled * inv_sigma2))[:, None, :] * ramps[None, :, :]         # (N, T, F)
-    zr = torch.cat([z.real, z.imag], dim=2).reshape(n * t, -1)                 # (N·T, 2F)
-    ar = torch.cat([refs.real, refs.imag], dim=1)                              # (C, 2F)
+    zr = torch.view_as_real(z).reshape(n * t, -1)                              # (N·T, 2F): re, im interleaved
+    ar = torch.view_as_real(refs.contiguous()).reshape(refs.shape[0], -1)      # (C, 2F)
     cross = (zr @ ar.T).reshape(n, t, -1)
     return term1[:, None, :] + term2[:, None, None] - cross
 
@@ -96,28 +70,21 @@ def significant(log_w: torch.Tensor, fraction: float, max_samples: int) -> tuple
         Significant samples per particle before the cap (RELION's rlnNrOfSignificantSamples).
     """
     w = torch.exp(log_w - log_w.max(dim=1, keepdim=True).values)
-    order = torch.argsort(w, dim=1, descending=True)
-    sorted_w = torch.gather(w, 1, order)
+    total = w.sum(dim=1, keepdim=True)
+    # A sample below (1 − fraction)·total / M cannot be significant: all samples at or below it
+    # hold less than the remaining (1 − fraction) of the weight. Only the others are ranked.
+    floor = (1.0 - fraction) * total / w.shape[1]
+    n_rank = max(1, int((w >= floor).sum(dim=1).max()))
+    sorted_w, order = torch.topk(w, n_rank, dim=1, sorted=True)
     cum = torch.cumsum(sorted_w, dim=1)
-    total = cum[:, -1:]
     # a sample is significant while the weight before it is still short of the fraction
     before = cum - sorted_w
     take = before < fraction * total
     count = take.sum(dim=1)
-    take &= torch.arange(take.shape[1], device=take.device)[None, :] < max_samples
-    keep = torch.zeros_like(take)
+    take &= torch.arange(n_rank, device=take.device)[None, :] < max_samples
+    keep = torch.zeros_like(w, dtype=torch.bool)
     keep.scatter_(1, order, take)
     return keep, count
-
-
-def fine_residuals(x: torch.Tensor, ctf_scaled: torch.Tensor, refs: torch.Tensor, ramps: torch.Tensor,
-                   samples: FineSamples) -> torch.Tensor:
-    """CTF·s·A − X·ramp of each fine sample, shape (S, F), complex.
-
-    ``refs`` is (K, 2R, F) at the fine angles, ``ramps`` (4T, F), ``x`` and ``ctf_scaled`` (N, F).
-    """
-    model = ctf_scaled[samples.particle] * refs[samples.klass, samples.rotation]
-    return model - x[samples.particle] * ramps[samples.shift]
 
 
 def posterior(log_w: torch.Tensor, particle: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

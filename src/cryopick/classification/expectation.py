@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 
 from cryopick.classification.estep import (
-    FineSamples,
     coarse_d2,
-    fine_residuals,
     posterior,
     significant,
 )
@@ -52,8 +51,10 @@ class IterationSetup:
     sigma2_offset_angstrom2 : float
     pixel_size_angstrom : float
     scale : torch.Tensor, shape (n_groups,)
-    scale_shells : torch.Tensor, shape (K, Ff), bool
+    scale_shells : torch.Tensor, shape (K, n_shells), bool
         Where the class's data-versus-prior exceeds 3 (the scale statistics' shells).
+    fine_shells : torch.Tensor, shape (Ff, n_shells)
+        One-hot shell of each fine coefficient (sums per shell as a matrix product).
     adaptive_fraction : float
     max_significant : int
     """
@@ -76,8 +77,34 @@ class IterationSetup:
     pixel_size_angstrom: float
     scale: torch.Tensor
     scale_shells: torch.Tensor
+    fine_shells: torch.Tensor
     adaptive_fraction: float
     max_significant: int
+
+    @cached_property
+    def fine_power(self) -> torch.Tensor:
+        """|A|² of the references at the fine angles, shape (K·2R, Ff)."""
+        k, r2, ff = self.refs_fine.shape
+        return (self.refs_fine.real**2 + self.refs_fine.imag**2).reshape(k * r2, ff)
+
+    @cached_property
+    def fine_scale_mask(self) -> torch.Tensor:
+        """1 where the (class, angle)'s shell counts for the scale statistics, shape (K·2R, Ff)."""
+        r2 = self.refs_fine.shape[1]
+        return self.scale_shells[:, self.fine.shell].repeat_interleave(r2, dim=0).to(self.fine_power.dtype)
+
+    @cached_property
+    def residual_basis(self) -> torch.Tensor:
+        """References and their scale-masked copies as real rows (re, im interleaved), shape (K·2R, 4Ff)."""
+        k, r2, ff = self.refs_fine.shape
+        refs = self.refs_fine.reshape(k * r2, ff)
+        return torch.cat([torch.view_as_real(refs).reshape(k * r2, -1),
+                          torch.view_as_real(refs * self.fine_scale_mask).reshape(k * r2, -1)], dim=1)
+
+    @cached_property
+    def residual_power(self) -> torch.Tensor:
+        """|A|² and scale-masked |A|², shape (K·2R, 2Ff)."""
+        return torch.cat([self.fine_power, self.fine_power * self.fine_scale_mask], dim=1)
 
 
 class WeightedSums:
@@ -163,8 +190,81 @@ def _fine_significant(p: torch.Tensor, particle: torch.Tensor, n: int, fraction:
     return keep
 
 
+def _fine_d2(setup: IterationSetup, xf: torch.Tensor, cf: torch.Tensor, inv_e: torch.Tensor, part: torch.Tensor,
+             tc: torch.Tensor, kc: torch.Tensor, rc: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Squared differences of the 8 fine samples of each significant coarse sample, shape (8·Nc,).
+
+    As in the coarse pass (:func:`~cryopick.classification.estep.coarse_d2`), expanded into
+    ``term1 + term2 − cross``; the cross terms of one coarse sample's 4 translations × 2 angles
+    are one small matrix product, so a batch of them is one ``bmm``. Sample ``8c + j`` is fine
+    angle ``2·rc + j // 4`` and fine translation ``4·tc + j % 4``.
+    """
+    k, r2, ff = setup.refs_fine.shape
+    t4 = setup.ramps_fine.shape[0]
+    n = xf.shape[0]
+    term1 = ((cf**2 * inv_e * 0.5) @ setup.fine_power.T).reshape(n, k, r2)                 # (n, K, 2R)
+    term2 = ((xf.real**2 + xf.imag**2) * inv_e).sum(dim=1) * 0.5                          # (n,)
+    w = (xf * cf * inv_e)[:, None, :] * setup.ramps_fine[None]                             # (n, 4T, Ff)
+    w = torch.view_as_real(w).reshape(n, t4 // 4, 4, 2 * ff)                               # re, im interleaved
+    refs = torch.view_as_real(setup.refs_fine.contiguous()).reshape(k, r2 // 2, 2, 2 * ff)
+    out = torch.empty(part.numel(), 2, 4, dtype=xf.real.dtype, device=xf.device)
+    for a in range(0, part.numel(), chunk):
+        sl = slice(a, a + chunk)
+        cross = torch.bmm(refs[kc[sl], rc[sl]], w[part[sl], tc[sl]].transpose(1, 2))         # (c, 2 angles, 4 shifts)
+        t1 = term1[part[sl], kc[sl]].reshape(-1, r2 // 2, 2)[torch.arange(cross.shape[0], device=xf.device), rc[sl]]
+        out[sl] = t1[:, :, None] + term2[part[sl], None, None] - cross
+    return out.reshape(-1)
+
+
+def _sparse(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """A (rows × cols) sparse matrix with duplicates summed (indices are valid by construction)."""
+    return torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape, check_invariants=False).coalesce()
+
+
+def _residual_sums(setup: IterationSetup, xf: torch.Tensor, cf: torch.Tensor, sp: torch.Tensor, bins: torch.Tensor,
+                   pair: torch.Tensor, pair_part: torch.Tensor, pair_shift: torch.Tensor, pw: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Posterior-weighted residual statistics of each particle of a batch, without per-sample vectors.
+
+    With ``r_s = CTF·s·A_s − X·ramp_s`` for the kept samples ``s`` of particle ``i`` (weights p_s),
+
+    * ``E_i(f) = Σ_s p_s |r_s(f)|² = CTF²·Σ p|A|² + Σp·|X|² − 2 Re(conj(X)·CTF·Σ p·conj(ramp)·A)``,
+    * ``xa_i = Σ_s p_s Σ_{f∈sel} Re(CTF·A_s·conj(X·ramp_s))`` and ``aa_i = Σ_s p_s Σ_{f∈sel} |CTF·A_s|²``
+      over the shells where the sample's class has data-versus-prior above 3;
+
+    the sums over samples are sparse matrix products with the references.
+
+    Parameters
+    ----------
+    xf, cf : torch.Tensor, shape (n, Ff)
+        Masked particles and CTF·scale.
+    sp, bins : torch.Tensor, shape (S,)
+        Particle and (class·2R + fine angle) of each kept sample.
+    pair : torch.Tensor, shape (S,)
+        Index of the sample's (particle, fine translation) pair in ``pair_part``/``pair_shift`` (U,).
+    pw : torch.Tensor, shape (S,)
+
+    Returns
+    -------
+    E : torch.Tensor, shape (n, Ff)
+    xa, aa : torch.Tensor, shape (n,)
+    """
+    k, r2, ff = setup.refs_fine.shape
+    n = xf.shape[0]
+    b = torch.sparse.mm(_sparse(pair, bins, pw, (len(pair_part), k * r2)), setup.residual_basis)      # (U, 4Ff)
+    b = torch.view_as_complex(b.reshape(-1, 2 * ff, 2))                                               # (U, 2Ff)
+    ramp = torch.conj(setup.ramps_fine[pair_shift])                                                    # (U, Ff)
+    m_all = torch.zeros(n, ff, dtype=xf.dtype, device=xf.device).index_add_(0, pair_part, ramp * b[:, :ff])
+    m_sel = torch.zeros_like(m_all).index_add_(0, pair_part, ramp * b[:, ff:])
+    q = torch.sparse.mm(_sparse(sp, bins, pw, (n, k * r2)), setup.residual_power)                      # (n, 2Ff)
+    psum = torch.zeros(n, dtype=pw.dtype, device=pw.device).index_add_(0, sp, pw)
+    cx = torch.conj(xf) * cf
+    e = cf**2 * q[:, :ff] + psum[:, None] * (xf.real**2 + xf.imag**2) - 2.0 * (cx * m_all).real
+    return e, (cx * m_sel).real.sum(dim=1), (cf**2 * q[:, ff:]).sum(dim=1)
+
+
 def expectation_batch(setup: IterationSetup, batch: Batch, sums: WeightedSums, norm_old: np.ndarray, avg_norm: float,
-                      chunk: int = 4096) -> BatchResult:
+                      chunk: int = 1024) -> BatchResult:
     """The E-step of one batch; adds its weighted sums to ``sums`` (see the module docstring)."""
     g = setup.grid
     n = len(batch.index)
@@ -193,13 +293,7 @@ def expectation_batch(setup: IterationSetup, batch: Batch, sums: WeightedSums, n
     s_prior = prior_c.repeat_interleave(8)
     xf = batch.masked[:, setup.fine.index]
     cf = mctf[:, setup.fine.index]
-    inv_e = setup.inv_sigma2_fine[og]
-    d2f = torch.empty(s_part.numel(), dtype=g.dtype, device=g.device)
-    for a in range(0, s_part.numel(), chunk):
-        sl = slice(a, a + chunk)
-        res = fine_residuals(xf, cf, setup.refs_fine, setup.ramps_fine,
-                             FineSamples(s_part[sl], s_k[sl], s_rot[sl], s_shift[sl], s_prior[sl]))
-        d2f[sl] = 0.5 * ((res.real**2 + res.imag**2) * inv_e[s_part[sl]]).sum(dim=1)
+    d2f = _fine_d2(setup, xf, cf, setup.inv_sigma2_fine[og], part, tc, kc, rc, chunk)
     log_wf = -d2f + s_prior
     p, log_sum, best = posterior(log_wf, s_part, n)
     use = _fine_significant(p, s_part, n, setup.adaptive_fraction)
@@ -219,35 +313,30 @@ def expectation_batch(setup: IterationSetup, batch: Batch, sums: WeightedSums, n
         n_significant=n_sig.cpu().numpy(),
     )
     # ---- weighted sums from the significant fine samples
-    s_part, s_k, s_rot, s_shift, p = s_part[use], s_k[use], s_rot[use], s_shift[use], p[use]
+    sp, sk, sr, ss, pw = s_part[use], s_k[use], s_rot[use], s_shift[use], p[use]
+    n_t4 = setup.ramps_fine.shape[0]
+    bins = sk * r2 + sr
+    pairs, pair = torch.unique(sp * n_t4 + ss, return_inverse=True)
+    pair_part, pair_shift = pairs // n_t4, pairs % n_t4
+    # back-projection sums: (bin × particle·translation) and (bin × particle) sparse products
     inv_m = setup.inv_sigma2_sums[og]
-    xu = batch.unmasked[:, setup.fine.index] * cf * inv_m
-    w_particle = cf**2 * inv_m
-    scale_shells = setup.scale_shells
-    shells = setup.fine.shell
-    wdiff = torch.zeros(n, dtype=g.dtype, device=g.device)
-    for a in range(0, s_part.numel(), chunk):
-        sl = slice(a, a + chunk)
-        sp, sk, sr, ss, pw = s_part[sl], s_k[sl], s_rot[sl], s_shift[sl], p[sl]
-        bins = sk * r2 + sr
-        sums.data.index_add_(0, bins, pw[:, None] * xu[sp] * setup.ramps_fine[ss])
-        sums.weight.index_add_(0, bins, pw[:, None] * w_particle[sp])
-        model = cf[sp] * setup.refs_fine[sk, sr]
-        xt = xf[sp] * setup.ramps_fine[ss]
-        res2 = (model - xt).abs() ** 2
-        per_shell = torch.zeros(sp.numel(), g.n_shells, dtype=g.dtype, device=g.device).index_add_(1, shells, res2)
-        sums.sigma2.index_add_(0, og[sp], pw[:, None] * per_shell)
-        wdiff.index_add_(0, sp, pw * res2.sum(dim=1))
-        sel = scale_shells[sk]
-        xa = ((model.real * xt.real + model.imag * xt.imag) * sel).sum(dim=1)
-        aa = ((model.real**2 + model.imag**2) * sel).sum(dim=1)
-        s_old = setup.scale[grp[sp]].to(torch.float64)
-        sums.xa.index_add_(0, grp[sp], (pw * xa).to(torch.float64) / s_old)
-        sums.aa.index_add_(0, grp[sp], (pw * aa).to(torch.float64) / s_old**2)
-        sums.class_weight.index_add_(0, sk, pw)
-        pos = (batch.rounded_offsets_px[sp] + fine_shift[ss]) * setup.pixel_size_angstrom
-        sums.offset_sum_angstrom.index_add_(0, sk, pw[:, None] * pos)
-        sums.sigma2_offset += float((pw * ((setup.prior_offsets_angstrom[sk] - pos) ** 2).sum(dim=1)).sum())
+    xu = batch.unmasked[:, setup.fine.index] * cf * inv_m                                        # (n, Ff)
+    shifted = xu[pair_part] * setup.ramps_fine[pair_shift]                                      # (U, Ff)
+    n_bins = sums.data.shape[0]
+    data = torch.sparse.mm(_sparse(bins, pair, pw, (n_bins, len(pairs))), torch.view_as_real(shifted).reshape(len(pairs), -1))
+    sums.data += torch.view_as_complex(data.reshape(n_bins, -1, 2))
+    sums.weight += torch.sparse.mm(_sparse(bins, sp, pw, (n_bins, n)), cf**2 * inv_m)
+    e, xa, aa = _residual_sums(setup, xf, cf, sp, bins, pair, pair_part, pair_shift, pw)
+    sums.sigma2.index_add_(0, og, e @ setup.fine_shells)
+    wdiff = e.sum(dim=1)
+    s_old = setup.scale[grp].to(torch.float64)
+    sums.xa.index_add_(0, grp, xa.to(torch.float64) / s_old)
+    sums.aa.index_add_(0, grp, aa.to(torch.float64) / s_old**2)
+    sums.class_weight.index_add_(0, sk, pw)
+    pos = (batch.rounded_offsets_px[sp] + fine_shift[ss]) * setup.pixel_size_angstrom
+    sums.offset_sum_angstrom.index_add_(0, sk, pw[:, None] * pos)
+    sums.sigma2_offset += float((pw * ((setup.prior_offsets_angstrom[sk] - pos) ** 2).sum(dim=1)).sum())
+    s_part, p = sp, pw
     sums.sumw_optics.index_add_(0, og, torch.zeros(n, dtype=g.dtype, device=g.device).index_add_(0, s_part, p))
     beyond = batch.power.clone()
     beyond[:, : setup.fine.size // 2 + 1] = 0

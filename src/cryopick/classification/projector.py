@@ -86,17 +86,18 @@ class Projector:
         # normalised by B² (not P²): the padded transform at pad·k equals the box's transform at k
         self.fpad = (torch.fft.rfft2(centred) / (b * b)).reshape(references.shape[0], -1)
 
-    def project(self, coeffs: Coefficients, angles_deg: torch.Tensor) -> torch.Tensor:
-        """The references rotated by each angle, at ``coeffs``.
+    def project(self, coeffs: Coefficients, angles_deg: torch.Tensor, classes: slice = slice(None)) -> torch.Tensor:
+        """The references (``classes`` of them) rotated by each angle, at ``coeffs``.
 
         Returns
         -------
         torch.Tensor, shape (K, R, F), complex
         """
         x, y, flip = _rotated_positions(coeffs, angles_deg, self.pad)
+        fpad = self.fpad[classes]
         out = None
         for index, weight in _bilinear(x, y, self.rows, self.cols):
-            term = self.fpad[:, index.reshape(-1)].reshape((-1,) + index.shape) * weight.to(self.grid.dtype)
+            term = fpad[:, index.reshape(-1)].reshape((-1,) + index.shape) * weight.to(self.grid.dtype)
             out = term if out is None else out + term
         return torch.where(flip[None], torch.conj(out), out)
 

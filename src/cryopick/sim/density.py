@@ -176,8 +176,19 @@ def project(
         Projected mass per pixel (positive = protein); sums to ~1 when the
         particle lies inside the box.
     """
+    return project_matrix(model, euler_matrix(*angles_deg), pixel_size_angstrom, box_px, centre_px)
+
+
+def project_matrix(
+    model: PseudoAtomModel,
+    matrix: np.ndarray,
+    pixel_size_angstrom: float,
+    box_px: int,
+    centre_px: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """:func:`project` for an orientation given as its rotation matrix ``A`` (3, 3); shape (box_px, box_px)."""
     cx, cy = (box_px // 2, box_px // 2) if centre_px is None else centre_px
-    xy = model.positions_angstrom @ euler_matrix(*angles_deg)[:2].T / pixel_size_angstrom
+    xy = model.positions_angstrom @ np.asarray(matrix)[:2].T / pixel_size_angstrom
     s = model.sigma_angstrom / pixel_size_angstrom
     gx = _gauss_1d(xy[:, 0] + cx, s, box_px).astype(np.float32)
     gy = (_gauss_1d(xy[:, 1] + cy, s, box_px) * model.weights[:, None]).astype(np.float32)
