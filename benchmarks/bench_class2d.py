@@ -168,7 +168,13 @@ class Quality:
 
 def class_quality(job: Path, root: Path, pixel: float, diameter: float, model_seed: int, n_directions: int = 500,
                   refine_from: float = 0.5) -> Quality:
-    from cryopick.class_metrics import fibonacci_directions, frc, frc_resolution, match_classes, refine_fit
+    from cryopick.class_metrics import (
+        fibonacci_directions,
+        frc,
+        frc_resolution,
+        match_classes,
+        refine_fit,
+    )
     from cryopick.io.mrc import read_mrc
     from cryopick.io.star import read_star, split_image_name
     from cryopick.sim.density import euler_matrix, make_particle_models, project

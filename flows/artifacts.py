@@ -22,6 +22,7 @@ from cryopick.io.mrc import read_header, read_mrc
 from cryopick.io.columns import read_table
 from cryopick.io.coords import read_coordinate_list, read_coordinates
 from cryopick.io.star import split_image_name
+from cryopick.report.gallery import display_order, to_grey
 
 _MAX_DISPLAY_PX = 512
 _FIGURE_CANDIDATES = 20
@@ -257,8 +258,6 @@ def class_gallery(project_root: str | os.PathLike, data_star: str, model_star: s
     Reads the classification's ``run_itNNN_model.star`` (class images and distributions) and
     ``run_itNNN_data.star`` (the particles' classes, for the counts). Empty classes come last.
     """
-    from cryopick.report.gallery import display_order, to_grey
-
     root = Path(project_root)
     classes = read_table(root / model_star, "model_classes", required=("rlnReferenceImage", "rlnClassDistribution"))
     names = [str(v) for v in classes["rlnReferenceImage"]]

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cryopick.sim.density import project_matrix
+
 
 @dataclass(frozen=True)
 class ClassMatch:
@@ -196,8 +198,6 @@ def refine_fit(image: np.ndarray, model, start: np.ndarray, pixel_size_angstrom:
     ``psi_range_deg``); each projection's best translation comes from an FFT cross-correlation
     with a sub-pixel parabola; the best NCC wins.
     """
-    from cryopick.sim.density import project_matrix
-
     b = image.shape[-1]
     mask = torch.as_tensor(circular_mask(b, mask_radius_px))
     target = _normalise(_lowpass(torch.as_tensor(image[None], dtype=torch.float32), pixel_size_angstrom,
