@@ -274,3 +274,16 @@ def test_empty_particle_set_is_refused(small):
 def test_more_classes_than_particles_is_refused(small):
     _rewrite_particles(small, lambda d: d.iloc[:2])
     _fails(small, _params(small.particles_star), r"3 classes for 2 particles")
+
+
+def test_streamed_particles_classify_as_the_ones_read_into_memory(small, monkeypatch):
+    """Above the memory budget the images are read from their stacks per batch, with the same result."""
+    params = _params(small.particles_star, nr_iter=1)
+    class2d.run(params, small.root, "Class2D/job013/")
+    monkeypatch.setattr(class2d, "IN_MEMORY_FRACTION", 0.0)
+    class2d.run(params, small.root, "Class2D/job014/")
+    assert (small.root / "Class2D/job014/run.out").read_text().count("streamed from their stacks") == 1
+    a = read_star(small.root / "Class2D/job013/run_it001_data.star")["particles"]
+    b = read_star(small.root / "Class2D/job014/run_it001_data.star")["particles"]
+    np.testing.assert_array_equal(a["rlnClassNumber"].to_numpy(), b["rlnClassNumber"].to_numpy())
+    np.testing.assert_allclose(a["rlnAnglePsi"].to_numpy(), b["rlnAnglePsi"].to_numpy())
