@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 DEMO_DIR ?= demo_project
 
-.PHONY: install test demo clean relion protos bench
+.PHONY: install test demo clean relion protos bench bench-class2d
 
 # torch first, pinned: this version is on the machines' local disk (a newer one would be downloaded, GBs).
 $(STAMP): pyproject.toml setup.py
@@ -33,6 +33,10 @@ bench: install
 	$(PYTHON) benchmarks/bench_autopick_log.py
 	$(PYTHON) benchmarks/bench_extract.py
 	$(PYTHON) benchmarks/bench_service_overhead.py
+
+# RELION 3.1 relion_refine vs cryopick class2d on ~1,000 particles, then cryopick at 1k/5k/20k (~25 min).
+bench-class2d: install
+	$(PYTHON) benchmarks/bench_class2d.py
 
 # Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).
 protos:
