@@ -6,9 +6,10 @@ DEMO_DIR ?= demo_project
 
 .PHONY: install test demo clean relion protos bench bench-class2d
 
-# torch first, pinned: this version is on the machines' local disk (a newer one would be downloaded, GBs).
+# torch (and torchvision, which topaz-em needs) first, pinned: these versions are on the machines'
+# local disk (newer ones would be downloaded, GBs).
 $(STAMP): pyproject.toml setup.py
-	$(PIP) install -q torch==2.14.1
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -e '.[dev]'
 	@mkdir -p .make && touch $(STAMP)
 
