@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cryopick.classification.masks import radius_map
 from cryopick.sim.density import project_matrix
 
 
@@ -54,12 +55,6 @@ def fibonacci_directions(n: int) -> np.ndarray:
     tilt = np.rad2deg(np.arccos(1.0 - 2.0 * i / n))
     rot = np.mod(np.rad2deg(np.pi * (1.0 + 5.0**0.5) * i), 360.0) - 180.0
     return np.stack([rot, tilt], axis=1)
-
-
-def circular_mask(box_px: int, radius_px: float) -> np.ndarray:
-    """1 inside ``radius_px`` of the box centre (box//2), 0 outside, shape (B, B)."""
-    idx = np.arange(box_px) - box_px // 2
-    return (idx[:, None] ** 2 + idx[None, :] ** 2 <= radius_px**2).astype(np.float32)
 
 
 def _lowpass(images: torch.Tensor, pixel_size_angstrom: float, lowpass_angstrom: float) -> torch.Tensor:
@@ -120,7 +115,7 @@ def match_classes(classes: np.ndarray, library: np.ndarray, pixel_size_angstrom:
 
     small = smooth(classes)
     k, b, _ = small.shape
-    mask = torch.as_tensor(circular_mask(b, mask_radius_px / bin_factor))
+    mask = (radius_map(b) <= mask_radius_px / bin_factor).to(dtype)
     lib_ft = torch.conj(torch.fft.rfft2(_normalise(smooth(library), mask)))                      # (P, b, b/2+1)
     psi = torch.arange(0.0, 360.0, psi_step_deg, dtype=dtype)
     shifts = torch.arange(-(max_shift_px // bin_factor), max_shift_px // bin_factor + 1)
@@ -199,7 +194,7 @@ def refine_fit(image: np.ndarray, model, start: np.ndarray, pixel_size_angstrom:
     with a sub-pixel parabola; the best NCC wins.
     """
     b = image.shape[-1]
-    mask = torch.as_tensor(circular_mask(b, mask_radius_px))
+    mask = (radius_map(b) <= mask_radius_px).to(torch.float32)
     target = _normalise(_lowpass(torch.as_tensor(image[None], dtype=torch.float32), pixel_size_angstrom,
                                  lowpass_angstrom), mask)[0]
     target_ft = torch.fft.rfft2(target)

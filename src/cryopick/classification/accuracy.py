@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from cryopick.classification.grid import FourierGrid
-from cryopick.classification.model import Model, ParticleData, ParticleState, Settings
+from cryopick.classification.model import Model, ParticleData, Settings
 from cryopick.classification.prepare import ctf_values
 from cryopick.classification.projector import Projector
+from cryopick.classification.state import ParticleState
 
 #: The likelihood ratio of 1 %, in units of the log-likelihood.
 THRESHOLD = -math.log(0.01)

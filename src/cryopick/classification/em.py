@@ -25,11 +25,12 @@ from cryopick.classification.expectation import (
 )
 from cryopick.classification.grid import FourierGrid
 from cryopick.classification.maximization import maximize
-from cryopick.classification.model import Model, ParticleData, ParticleState, Settings
+from cryopick.classification.model import Model, ParticleData, Settings
 from cryopick.classification.prepare import prepare_batch
 from cryopick.classification.projector import Projector
 from cryopick.classification.reconstruct import reference_power
 from cryopick.classification.sampling import make_sampling
+from cryopick.classification.state import ParticleState
 
 #: Called after each iteration with (iteration, model, state).
 IterationCallback = Callable[[int, Model, ParticleState], None]
@@ -102,9 +103,7 @@ def run_iteration(grid: FourierGrid, data: ParticleData, model: Model, state: Pa
     pixel = data.pixel_size_angstrom
     setup, tau2 = iteration_setup(grid, model, settings, pixel, rng)
     sums = WeightedSums(setup, max(data.n_optics_groups, 1), max(data.n_groups, 1))
-    new_state = replace(state, offsets_px=state.offsets_px.copy(), psi_deg=state.psi_deg.copy(), norm=state.norm.copy(),
-                        klass=state.klass.copy(), pmax=state.pmax.copy(), log_likelihood=state.log_likelihood.copy(),
-                        n_significant=state.n_significant.copy())
+    new_state = state.copy()
     generator = torch.Generator(device=grid.device).manual_seed(settings.seed * 1000 + iteration)
     mask_radius = settings.mask_diameter_angstrom / (2 * pixel)
     for start in range(0, data.n, settings.batch_size):
@@ -112,15 +111,8 @@ def run_iteration(grid: FourierGrid, data: ParticleData, model: Model, state: Pa
         batch = prepare_batch(grid, data, idx, state.offsets_px, state.norm, model.avg_norm, mask_radius,
                               settings.width_mask_edge_px, settings.zero_mask, settings.ctf, settings.ctf_intact_first_peak,
                               model.sigma2_noise, settings.norm_correction, generator)
-        res = expectation_batch(setup, batch, sums, state.norm, model.avg_norm)
-        new_state.klass[idx] = res.klass
-        new_state.psi_deg[idx] = res.psi_deg
-        new_state.offsets_px[idx] = res.offsets_px
-        new_state.pmax[idx] = res.pmax
-        new_state.log_likelihood[idx] = res.log_likelihood
-        new_state.n_significant[idx] = res.n_significant
-        if settings.norm_correction:
-            new_state.norm[idx] = res.norm
+        new_state.update(idx, expectation_batch(setup, batch, sums, state.norm, model.avg_norm),
+                         norm=settings.norm_correction)
         if on_batch is not None:
             on_batch(iteration, int(idx[-1]) + 1, data.n)
     particles_per_group = np.bincount(data.group, minlength=max(data.n_groups, 1))

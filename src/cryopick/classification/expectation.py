@@ -24,6 +24,7 @@ from cryopick.classification.estep import (
 from cryopick.classification.grid import Coefficients, FourierGrid
 from cryopick.classification.prepare import Batch
 from cryopick.classification.sampling import Sampling
+from cryopick.classification.state import ParticleState
 
 
 @dataclass
@@ -143,31 +144,6 @@ class WeightedSums:
         self.n_rot = r2
 
 
-@dataclass
-class BatchResult:
-    """Per-particle outcome of a batch (numpy, on the CPU).
-
-    Attributes
-    ----------
-    klass : np.ndarray, shape (n,), int
-    psi_deg : np.ndarray, shape (n,)
-    offsets_px : np.ndarray, shape (n, 2)
-        Rounded previous offset + best fine translation.
-    norm : np.ndarray, shape (n,)
-        New norm correction (before the division by the new average).
-    pmax, log_likelihood : np.ndarray, shape (n,)
-    n_significant : np.ndarray, shape (n,), int
-    """
-
-    klass: np.ndarray
-    psi_deg: np.ndarray
-    offsets_px: np.ndarray
-    norm: np.ndarray
-    pmax: np.ndarray
-    log_likelihood: np.ndarray
-    n_significant: np.ndarray
-
-
 def _offset_log_prior(setup: IterationSetup, rounded: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
     """log P(offset) of (particle, translation, class), shape (n, T, K) — in Å, as RELION intends."""
     pos = (rounded[:, None, :] + shifts[None, :, :]) * setup.pixel_size_angstrom          # (n, T, 2)
@@ -264,8 +240,13 @@ def _residual_sums(setup: IterationSetup, xf: torch.Tensor, cf: torch.Tensor, sp
 
 
 def expectation_batch(setup: IterationSetup, batch: Batch, sums: WeightedSums, norm_old: np.ndarray, avg_norm: float,
-                      chunk: int = 1024) -> BatchResult:
-    """The E-step of one batch; adds its weighted sums to ``sums`` (see the module docstring)."""
+                      chunk: int = 1024) -> ParticleState:
+    """The E-step of one batch; adds its weighted sums to ``sums`` (see the module docstring).
+
+    Returns the batch's particles' new state: best class, ψ and offset (rounded previous offset
+    + best fine translation), P_max, log-likelihood, significant samples, and the new norm
+    correction (before the division by the new average).
+    """
     g = setup.grid
     n = len(batch.index)
     k, r2, _ff = setup.refs_fine.shape
@@ -303,7 +284,7 @@ def expectation_batch(setup: IterationSetup, batch: Batch, sums: WeightedSums, n
     pmax = p[best]
     fine_psi = setup.sampling.fine_psi_deg
     fine_shift = setup.sampling.fine_shifts_px
-    result = BatchResult(
+    result = ParticleState(
         klass=s_k[best].cpu().numpy(),
         psi_deg=torch.remainder(fine_psi[s_rot[best]], 360.0).cpu().numpy().astype(np.float64),
         offsets_px=(batch.rounded_offsets_px + fine_shift[s_shift[best]]).cpu().numpy().astype(np.float64),

@@ -18,10 +18,11 @@ import torch
 
 from cryopick.classification.grid import FourierGrid
 from cryopick.classification.masks import soft_mask
-from cryopick.classification.model import Model, ParticleData, ParticleState, Settings
+from cryopick.classification.model import Model, ParticleData, Settings
 from cryopick.classification.prepare import prepare_batch, unique_half_plane
 from cryopick.classification.projector import BackProjector
 from cryopick.classification.reconstruct import plain_average
+from cryopick.classification.state import ParticleState
 
 
 def initial_shell(box: int) -> int:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from cryopick.classification.state import ParticleState
 from cryopick.errors import BadInputError, DependencyError
 from cryopick.io import nodes
 from cryopick.io.paths import ProjectPaths
@@ -198,8 +199,7 @@ def _particle_data(ps: ParticleSet, images: Any) -> Any:
         defocus_u=ps.column("rlnDefocusU", 0.0), defocus_v=ps.column("rlnDefocusV", 0.0),
         defocus_angle=ps.column("rlnDefocusAngle", 0.0), phase_shift=ps.column("rlnPhaseShift", 0.0),
         bfactor=ps.column("rlnCtfBfactor", 0.0), ctf_scale=ps.column("rlnCtfScalefactor", 1.0),
-        voltage_kv=ps.optics_column("rlnVoltage") if "rlnVoltage" in ps.optics else np.full(ps.n, 300.0),
-        cs_mm=ps.optics_column("rlnSphericalAberration") if "rlnSphericalAberration" in ps.optics else np.full(ps.n, 2.7),
+        voltage_kv=ps.optics_column("rlnVoltage"), cs_mm=ps.optics_column("rlnSphericalAberration"),
         amplitude_contrast=(ps.optics_column("rlnAmplitudeContrast") if "rlnAmplitudeContrast" in ps.optics
                             else np.full(ps.n, 0.1)),
         optics_group=ps.optics_index.copy(), group=ps.group.copy(), group_names=list(ps.group_names),
@@ -246,18 +246,6 @@ def from_arrays(a: files.ModelArrays, grid: Any, settings: Any, n_groups: int, n
     )
 
 
-def _assignments(state: Any) -> files.Assignments:
-    return files.Assignments(state.psi_deg, state.offsets_px, state.klass, state.norm, state.log_likelihood,
-                             state.pmax, state.n_significant)
-
-
-def _state(a: files.Assignments) -> Any:
-    from cryopick.classification.model import ParticleState
-
-    return ParticleState(a.offsets_px.copy(), a.psi_deg.copy(), a.norm.copy(), a.klass.copy(), a.pmax.copy(),
-                         a.log_likelihood.copy(), a.n_significant.copy())
-
-
 def _changes(before: Any, after: Any, pixel: float, smallest: dict) -> dict:
     """rlnChangesOptimal* between two iterations and the smallest so far (RELION's bookkeeping)."""
     n = len(after.klass)
@@ -296,7 +284,6 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     from cryopick.classification.em import classify
     from cryopick.classification.grid import FourierGrid
     from cryopick.classification.initialise import initialise
-    from cryopick.classification.model import ParticleState
 
     p, ps = ctx.params, plan.particles
     device = _device(p.device)
@@ -315,7 +302,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
 
     def write(iteration: int, model: Any, state: Any) -> str:
         info.perturbation = float(getattr(model, "sampling_perturbation", 0.0))
-        return files.write_iteration(ctx.job, iteration, p.nr_iter, to_arrays(model), _assignments(state), info,
+        return files.write_iteration(ctx.job, iteration, p.nr_iter, to_arrays(model), state, info,
                                      ps.optics, ps.rows, ps.group, ps.group_names, ps.pixel_size_angstrom, p.tau2_fudge)
 
     resume = plan.continued
@@ -326,7 +313,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
             ctx.log(f" + resuming after iteration {resume.iteration} ({last})")
     if resume is not None:
         model = from_arrays(resume.model, grid, settings, len(ps.group_names), int(ps.optics_index.max()) + 1)
-        state = _state(resume.assignments)
+        state = resume.state
         first = resume.iteration + 1
         info.changes = dict(resume.changes)
         optimiser = f"{ctx.job.rel}{files.iteration_name(resume.iteration, 'optimiser.star')}"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cryopick.classification.state import ParticleState
 from cryopick.errors import BadInputError
 from cryopick.io import columns as tbl
 from cryopick.io.atomic import atomic_path
@@ -113,29 +114,6 @@ class ModelArrays:
     average_pmax: float
     accuracy_rotations_deg: np.ndarray
     accuracy_translations_angstrom: np.ndarray
-
-
-@dataclass
-class Assignments:
-    """Per-particle results of an iteration (STAR order).
-
-    Attributes
-    ----------
-    psi_deg : np.ndarray, shape (n,)
-    offsets_px : np.ndarray, shape (n, 2)
-    klass : np.ndarray, shape (n,), int
-        0-based; −1 = not yet assigned (iteration 0).
-    norm, log_likelihood, pmax : np.ndarray, shape (n,)
-    n_significant : np.ndarray, shape (n,), int
-    """
-
-    psi_deg: np.ndarray
-    offsets_px: np.ndarray
-    klass: np.ndarray
-    norm: np.ndarray
-    log_likelihood: np.ndarray
-    pmax: np.ndarray
-    n_significant: np.ndarray
 
 
 @dataclass
@@ -254,7 +232,7 @@ def model_tables(job_rel: str, iteration: int, m: ModelArrays, pixel: float, tau
     return tables
 
 
-def data_tables(optics: Columns, rows: Columns, group: np.ndarray, a: Assignments, pixel: float) -> dict:
+def data_tables(optics: Columns, rows: Columns, group: np.ndarray, a: ParticleState, pixel: float) -> dict:
     """The tables of ``run_itNNN_data.star``: the input columns, then (or replaced in place) RELION's."""
     out = dict(rows)
     n = tbl.n_rows(rows)
@@ -313,7 +291,7 @@ def optimiser_text(job_rel: str, iteration: int, n_iterations: int, m: ModelArra
     return f"{OPTIMISER_HEADER}\n# {info.relion_command}\n{body}"
 
 
-def write_iteration(job, iteration: int, n_iterations: int, m: ModelArrays, a: Assignments, info: RunInfo,
+def write_iteration(job, iteration: int, n_iterations: int, m: ModelArrays, a: ParticleState, info: RunInfo,
                     optics: Columns, rows: Columns, group: np.ndarray, group_names: list[str], pixel: float,
                     tau2_fudge: float) -> str:
     """Write every file of one iteration (the optimiser last); returns the optimiser's project-relative path.
@@ -343,7 +321,8 @@ class Continued:
     ----------
     iteration : int
     model : ModelArrays
-    assignments : Assignments
+    state : ParticleState
+        Its particles' assignments (klass 0-based; −1 = not yet assigned, iteration 0).
     image_names : list[str]
         rlnImageName of its data.star, in order.
     changes : dict
@@ -352,7 +331,7 @@ class Continued:
 
     iteration: int
     model: ModelArrays
-    assignments: Assignments
+    state: ParticleState
     image_names: list[str]
     changes: dict
 
@@ -458,10 +437,9 @@ def read_continued(project: ProjectPaths, optimiser_rel: str, box: int) -> Conti
     def col(label: str, default: float) -> np.ndarray:
         return np.asarray(rows[label], dtype=np.float64) if label in rows else np.full(n, default)
 
-    data_pixel = pixel
-    assignments = Assignments(
+    state = ParticleState(
         psi_deg=np.mod(col("rlnAnglePsi", 0.0), 360.0),
-        offsets_px=np.stack([col("rlnOriginXAngst", 0.0), col("rlnOriginYAngst", 0.0)], axis=1) / data_pixel,
+        offsets_px=np.stack([col("rlnOriginXAngst", 0.0), col("rlnOriginYAngst", 0.0)], axis=1) / pixel,
         klass=col("rlnClassNumber", 0.0).astype(np.int64) - 1,
         norm=col("rlnNormCorrection", 1.0),
         log_likelihood=col("rlnLogLikeliContribution", 0.0),
@@ -469,4 +447,4 @@ def read_continued(project: ProjectPaths, optimiser_rel: str, box: int) -> Conti
         n_significant=col("rlnNrOfSignificantSamples", 0.0).astype(np.int64),
     )
     changes = {lab: float(str(opt.columns[lab][0])) for lab in opt.columns if lab.startswith("rlnSmallestChanges")}
-    return Continued(iteration, model, assignments, [str(v) for v in rows["rlnImageName"]], changes)
+    return Continued(iteration, model, state, [str(v) for v in rows["rlnImageName"]], changes)

@@ -108,9 +108,8 @@ def read_particle_set(project: ProjectPaths, star_rel: str, ctf: bool) -> Partic
     n = tbl.n_rows(rows)
     if n == 0:
         raise BadInputError(f"{star_rel}: no particles")
-    for label in ("rlnImageName", "rlnOpticsGroup"):
-        if label not in rows:
-            raise BadInputError(f"{star_rel}: table data_particles lacks label _{label}")
+    if "rlnImageName" not in rows:
+        raise BadInputError(f"{star_rel}: table data_particles lacks label _rlnImageName")
     for label in ("rlnImagePixelSize", "rlnImageSize"):
         if label not in optics:
             raise BadInputError(f"{star_rel}: table data_optics lacks label _{label} (is this a particles STAR file?)")
@@ -126,11 +125,8 @@ def read_particle_set(project: ProjectPaths, star_rel: str, ctf: bool) -> Partic
         raise BadInputError(f"{star_rel}: CTF-premultiplied particles are not supported; extract them without premultiplication")
     group_ids = [int(g) for g in np.asarray(optics["rlnOpticsGroup"])]
     where = {g: i for i, g in enumerate(group_ids)}
-    og = np.asarray(rows["rlnOpticsGroup"], dtype=np.int64)
-    unknown = sorted(set(og.tolist()) - set(where))
-    if unknown:
-        raise BadInputError(f"{star_rel}: particles name optics group(s) {unknown}, which the data_optics table lacks")
-    optics_index = np.array([where[int(g)] for g in og], dtype=np.int64)
+    # (read_optics_columns has checked that every group is defined)
+    optics_index = np.array([where[int(g)] for g in np.asarray(rows["rlnOpticsGroup"])], dtype=np.int64)
     if ctf:
         missing = [lab for lab in CTF_PARTICLE_LABELS if lab not in rows]
         missing += [lab for lab in CTF_OPTICS_LABELS if lab not in optics]
