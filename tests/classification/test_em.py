@@ -14,7 +14,8 @@ import torch
 from cryopick.classification.em import classify
 from cryopick.classification.grid import FourierGrid
 from cryopick.classification.initialise import initialise
-from cryopick.classification.model import ParticleData, ParticleState, Settings
+from cryopick.classification.model import ParticleData, Settings
+from cryopick.classification.state import ParticleState
 from cryopick.sim.particles2d import known_classes, rotate_and_shift, simulate_particles
 
 N, BOX, K, PIXEL = 300, 32, 4, 4.0
