@@ -32,6 +32,7 @@ MEASURED = (
     "scipy.special",
     "matplotlib.pyplot",
     "torch",
+    "topaz",
     "prefect",
     "grpc",
     "starfile",

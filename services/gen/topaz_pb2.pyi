@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TrainRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "particles_star", "coords_star", "nr_particles_per_micrograph", "test_ratio", "nr_epochs", "epoch_size", "downscale", "radius_px", "seed", "threads", "device")
+    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "particles_star", "coords_star", "nr_particles_per_micrograph", "test_ratio", "nr_epochs", "epoch_size", "minibatch_size", "learning_rate", "downscale", "radius_px", "seed", "threads", "device")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
     PARTICLE_DIAMETER_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,8 @@ class TrainRequest(_message.Message):
     TEST_RATIO_FIELD_NUMBER: _ClassVar[int]
     NR_EPOCHS_FIELD_NUMBER: _ClassVar[int]
     EPOCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MINIBATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
     DOWNSCALE_FIELD_NUMBER: _ClassVar[int]
     RADIUS_PX_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -31,15 +33,17 @@ class TrainRequest(_message.Message):
     test_ratio: float
     nr_epochs: int
     epoch_size: int
+    minibatch_size: int
+    learning_rate: float
     downscale: int
     radius_px: int
     seed: int
     threads: int
     device: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., particles_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., epoch_size: _Optional[int] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., particles_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., epoch_size: _Optional[int] = ..., minibatch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
 
 class PickRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "model_path", "threshold", "downscale", "radius_px", "threads", "device", "skip_failed_micrographs")
+    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "model_path", "threshold", "downscale", "radius_px", "threads", "device", "skip_failed_micrographs", "pretrained_model")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
     PARTICLE_DIAMETER_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +54,7 @@ class PickRequest(_message.Message):
     THREADS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     SKIP_FAILED_MICROGRAPHS_FIELD_NUMBER: _ClassVar[int]
+    PRETRAINED_MODEL_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
     micrographs_star: str
     particle_diameter_angstrom: float
@@ -60,4 +65,5 @@ class PickRequest(_message.Message):
     threads: int
     device: str
     skip_failed_micrographs: bool
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., model_path: _Optional[str] = ..., threshold: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ..., skip_failed_micrographs: _Optional[bool] = ...) -> None: ...
+    pretrained_model: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., model_path: _Optional[str] = ..., threshold: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ..., skip_failed_micrographs: _Optional[bool] = ..., pretrained_model: _Optional[str] = ...) -> None: ...

@@ -30,9 +30,8 @@ from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate
 from cryopick.io.mrc import read_header, read_mrc
 from cryopick.io.optics import read_micrograph_list
 from cryopick.io.paths import ProjectPaths
-from cryopick.io.star import write_star
 from cryopick.picking.log import LoGParams, LoGPicker
-from cryopick.report.pdf import BarChart, write_bar_charts
+from cryopick.stages.autopick_reports import mean_fom_chart, write_autopick_reports
 from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
 from cryopick.stages.fields import input_file, param, runtime
 
@@ -172,32 +171,6 @@ def _warm_up(ctx: StageContext, first_micrograph: str, cache: _PickerCache) -> N
     cache.get((hdr.ny, hdr.nx))
 
 
-def _write_reports(ctx: StageContext, done: list[_Done]) -> None:
-    names = np.array([d.micrograph for d in done], dtype=object)
-    counts = np.array([len(d.fom) for d in done], dtype=np.int64)
-    means = np.array([float(d.fom.mean()) if len(d.fom) else 0.0 for d in done])
-    write_star(
-        ctx.job.output("summary.star"),
-        {"autopick_summary": {"rlnMicrographName": names, "rlnAutopickFigureOfMerit": means, "rlnGroupNrParticles": counts}},
-    )
-    all_fom = np.concatenate([d.fom for d in done]) if done else np.zeros(0)
-    if all_fom.size:
-        lo, hi = float(all_fom.min()), float(all_fom.max())
-        edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, 31)
-        hist = np.histogram(all_fom, bins=edges)[0]
-    else:
-        edges, hist = np.array([0.0, 1.0]), np.zeros(1)
-    write_bar_charts(
-        ctx.job.output("logfile.pdf"),
-        [
-            BarChart("Number of picks per micrograph", "micrograph (input order)", "picks", counts.astype(float)),
-            BarChart("Histogram of figures of merit (LoG response)", "figure of merit", "picks", hist.astype(float), edges),
-            BarChart("Mean figure of merit per micrograph", "micrograph (input order)", "mean FOM", np.maximum(means, 0.0)),
-        ],
-        heading=f"{ctx.job.rel}: {int(counts.sum())} picks on {len(done)} micrographs",
-    )
-
-
 def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     p = ctx.params
     lp = plan.log_params
@@ -215,7 +188,8 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     ctx.require_items(outcome)
     done = outcome.done
     write_coordinate_list(ctx.job.output("autopick.star"), [d.micrograph for d in done], [d.coord_file for d in done])
-    _write_reports(ctx, done)
+    write_autopick_reports(ctx, [d.micrograph for d in done], [d.fom for d in done], "LoG response",
+                           mean_fom_chart([d.fom for d in done]))
     total = int(sum(len(d.fom) for d in done))
     ctx.log(f" + Picked {total} particles on {len(done)} micrographs; written {ctx.job.rel}autopick.star")
     all_fom = np.concatenate([d.fom for d in done])

@@ -1,16 +1,52 @@
 """Topaz picking: RELION's AutoPick job, Topaz tab, "Perform topaz picking? Yes" (relion_spec.md §6).
 
-Not built yet: this module holds the job's parameters (the contract the CLI, the topaz
-service and the flow share); without a ``run`` the topaz service answers UNIMPLEMENTED.
+The network scores every micrograph in this process: the model is loaded once per process
+(:func:`scoring_model`), each micrograph is binned and normalised in memory as RELION's
+wrapper does (:mod:`cryopick.picking.topaz_preprocess`), scored under ``torch.no_grad()`` and
+reduced to picks by non-maximum suppression within the particle radius
+(:mod:`cryopick.picking.topaz_score`). Nothing is written but the job's outputs:
+
+``<job>/autopick.star``
+    ``data_coordinate_files``: rlnMicrographName -> rlnMicrographCoordinates.
+``<job>/<post(mic) without ext>_autopick.star``
+    One coordinate file per micrograph; the Topaz score (a log-likelihood ratio, typically
+    −6 … +10) in rlnAutopickFigureOfMerit, rlnClassNumber and rlnAnglePsi 0, as RELION.
+``<job>/summary.star``, ``<job>/logfile.pdf``
+    As for LoG picking.
+
+Models: with no ``--model``, Topaz's pretrained network (resnet16_u64, ``topaz extract``'s
+default) from the topaz-em package. A ``.sav`` file must lie inside the project and is loaded
+with a restricted unpickler (:mod:`cryopick.io.topaz_model`).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
+
+from cryopick.errors import BadInputError, MissingFileError
 from cryopick.io import nodes
+from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
+from cryopick.io.mrc import read_header, read_mrc
+from cryopick.io.optics import read_micrograph_list
+from cryopick.io.paths import ProjectPaths
+from cryopick.io.topaz_model import DEFAULT_PRETRAINED, PRETRAINED, load_pretrained, load_sav
+from cryopick.picking.topaz_geometry import TopazGeometry
+from cryopick.picking.topaz_preprocess import prepare_micrograph
+from cryopick.picking.topaz_score import picks_from_scores, prepare_model, score_map
+from cryopick.report.pdf import BarChart
+from cryopick.stages.autopick_reports import write_autopick_reports
+from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
 from cryopick.stages.fields import input_file, param, runtime
+
+SUFFIX = "_autopick.star"
+#: The tutorial's extraction threshold, for the log's "good picks" panel.
+GOOD_FOM = -3.0
 
 
 @dataclass(frozen=True)
@@ -24,13 +60,183 @@ class Params:
                                               minimum=1e-3)
     model_path: str = input_file(help="Trained topaz model (default: Topaz's pretrained network)", cli="--model",
                                  job_option="topaz_model", required=False)
+    pretrained_model: Literal["resnet16_u64", "resnet16_u32", "resnet8_u64", "resnet8_u32"] = param(
+        DEFAULT_PRETRAINED, help="Pretrained network used when no model is given", cli="--pretrained")
     threshold: float = param(-6.0, help="Log-likelihood threshold of the picks kept", cli="--threshold",
                              relion="--topaz_threshold")
     downscale: int | None = param(None, help="Downscaling factor (default: from the diameter)", cli="--downscale",
                                   relion="--topaz_downscale", minimum=1)
     radius_px: int | None = param(None, help="Picking radius in downscaled pixels (default: from the diameter)",
                                   cli="--radius", unit="px", relion="--topaz_radius", minimum=0)
-    threads: int = runtime(1, help="Micrographs picked in parallel", cli="--threads", minimum=1, maximum=1024)
+    threads: int = runtime(1, help="CPU threads for the network (0: torch's default)", cli="--threads",
+                           minimum=0, maximum=1024)
     device: Literal["auto", "cpu", "cuda"] = runtime("auto", help="Compute device", cli="--device", relion="--gpu")
     skip_failed_micrographs: bool = runtime(False, help="Succeed without micrographs that cannot be read",
                                             cli="--skip-failed")
+
+
+def torch_device(choice: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``.
+
+    Raises
+    ------
+    BadInputError
+        ``cuda`` asked for without a GPU.
+    """
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise BadInputError("device 'cuda' requested, but no CUDA GPU is visible to this process")
+    return choice
+
+
+_MODELS: dict[tuple, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def scoring_model(source: str, device: str) -> Any:
+    """The prepared network for ``source`` (a pretrained name or an absolute ``.sav`` path), loaded
+    once per process and device; a changed ``.sav`` file (size or mtime) is loaded again."""
+    if source in PRETRAINED:
+        key: tuple = (source, device)
+    else:
+        st = os.stat(source)
+        key = (source, st.st_size, st.st_mtime_ns, device)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            model = load_pretrained(source) if source in PRETRAINED else load_sav(source)
+            _MODELS[key] = prepare_model(model, device)
+        return _MODELS[key]
+
+
+@dataclass
+class _Plan:
+    names: list[str]
+    pixel_size_angstrom: float
+    geometry: TopazGeometry
+    model_source: str
+    model: Any
+    device: str
+
+    @property
+    def fingerprint_extra(self) -> dict:
+        return {"pixel_size_used": self.pixel_size_angstrom, "model": self.model_source}
+
+
+def model_source(params: Any, project: ProjectPaths) -> str:
+    """A pretrained network's name, or the checked absolute path of the project's ``.sav`` file."""
+    if not params.model_path:
+        return params.pretrained_model
+    path = project.read_path(params.model_path, "topaz model")
+    if not path.is_file():
+        raise MissingFileError(f"{path}: topaz model file not found")
+    return str(path)
+
+
+def _prepare(params: Params, project: ProjectPaths) -> _Plan:
+    star = project.read_path(params.micrographs_star, "micrographs STAR")
+    names, apix = read_micrograph_list(star)
+    if not names:
+        raise BadInputError(f"{star}: the micrograph list is empty")
+    check_micrograph_names(project, names)
+    geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
+    device = torch_device(params.device)
+    source = model_source(params, project)
+    return _Plan(names, apix, geometry, source, scoring_model(source, device), device)
+
+
+@dataclass(frozen=True)
+class _Done:
+    micrograph: str
+    coord_file: str
+    fom: np.ndarray
+
+
+def _read_binned(ctx: StageContext, name: str, downscale: int) -> np.ndarray:
+    path = ctx.micrograph_path(name)
+    hdr = read_header(path)
+    if hdr.nz != 1:
+        raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
+    if min(hdr.nx, hdr.ny) // downscale < 8:
+        raise BadInputError(f"{path}: {hdr.nx}x{hdr.ny} px is too small to bin by {downscale}")
+    return prepare_micrograph(read_mrc(path), downscale)
+
+
+def _pick_all(ctx: StageContext, plan: _Plan) -> list:
+    """Pick every micrograph; the next one is read and binned while the network scores this one."""
+    g = plan.geometry
+    todo = []
+    for name in plan.names:
+        rel, path = ctx.job.item_output(name, SUFFIX)
+        todo.append((name, rel, path, ctx.reuse and path.exists()))
+
+    def load(item):
+        name, _, _, reused = item
+        return None if reused else _read_binned(ctx, name, g.downscale)
+
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        futures = [None] * len(todo)
+        if todo:
+            futures[0] = reader.submit(load, todo[0])
+
+        def work(index_item):
+            i, (name, rel, path, reused) = index_item
+            if i + 1 < len(todo):
+                futures[i + 1] = reader.submit(load, todo[i + 1])
+            image = futures[i].result()
+            if reused:
+                fom = read_coordinates(path).get("rlnAutopickFigureOfMerit", np.zeros(0))
+                return _Done(name, rel, np.asarray(fom, dtype=float))
+            picks = picks_from_scores(score_map(plan.model, image, plan.device), g.pick_radius_px,
+                                      ctx.params.threshold, g.downscale)
+            write_coordinates(path, picks_columns(picks.x_px, picks.y_px, picks.score))
+            return _Done(name, rel, picks.score.astype(float))
+
+        return ctx.for_each(list(enumerate(todo)), work, name=lambda it: it[1][0], threads=1,
+                            note=lambda d: f"{len(d.fom)} picks")
+
+
+def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
+    import torch
+
+    p, g = ctx.params, plan.geometry
+    if p.threads > 0 and plan.device == "cpu":
+        torch.set_num_threads(p.threads)
+    model_name = os.path.relpath(plan.model_source, ctx.root) if p.model_path else f"pretrained {plan.model_source}"
+    ctx.log(f" + Topaz picking of {len(plan.names)} micrographs from {p.micrographs_star} with {model_name} on {plan.device}")
+    ctx.log(f" + pixel size {plan.pixel_size_angstrom:g} A, diameter {p.particle_diameter_angstrom:g} A: "
+            f"binning {g.downscale}, radius {g.pick_radius_px} px (binned), threshold {p.threshold:g}")
+    outcome = _pick_all(ctx, plan)
+    ctx.require_items(outcome)
+    done = outcome.done
+    write_coordinate_list(ctx.job.output("autopick.star"), [d.micrograph for d in done], [d.coord_file for d in done])
+    good = np.array([float((d.fom > GOOD_FOM).sum()) for d in done])
+    write_autopick_reports(ctx, [d.micrograph for d in done], [d.fom for d in done], "Topaz score",
+                           BarChart(f"Picks with FOM > {GOOD_FOM:g} per micrograph", "micrograph (input order)",
+                                    "picks", good))
+    total = int(sum(len(d.fom) for d in done))
+    all_fom = np.concatenate([d.fom for d in done]) if done else np.zeros(0)
+    ctx.log(f" + Picked {total} particles on {len(done)} micrographs; written {ctx.job.rel}autopick.star")
+    return StageResult(
+        job_dir=ctx.job.rel,
+        output_nodes=[(f"{ctx.job.rel}autopick.star", nodes.COORDS_AUTOPICK),
+                      (f"{ctx.job.rel}logfile.pdf", nodes.AUTOPICK_LOGFILE)],
+        counts={"micrographs": len(done), "picks": total, "picks_fom_above_-3": int(good.sum()),
+                "failed_micrographs": len(outcome.failures)},
+        summary={
+            "picks_per_micrograph": total / max(len(done), 1),
+            "mean_fom": float(all_fom.mean()) if all_fom.size else 0.0,
+            "pixel_size_angstrom": plan.pixel_size_angstrom,
+            "downscale": g.downscale,
+            "radius_px": g.pick_radius_px,
+        },
+        failures=outcome.failures,
+        figures=[f"{ctx.job.rel}logfile.pdf"],
+    )
+
+
+run = Stage("topaz-pick", _prepare, _execute,
+            job_options=lambda p: {"do_log": False, "do_topaz": True, "do_topaz_pick": True, "do_topaz_train": False,
+                                   "use_gpu": p.device != "cpu"}).run
