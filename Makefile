@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 DEMO_DIR ?= demo_project
 
-.PHONY: install test demo clean relion protos bench bench-class2d
+.PHONY: install test demo clean relion protos bench bench-class2d bench-topaz
 
 # torch (and torchvision, which topaz-em needs) first, pinned: these versions are on the machines'
 # local disk (newer ones would be downloaded, GBs).
@@ -28,7 +28,7 @@ test: install
 demo: install
 	rm -rf $(DEMO_DIR)
 	$(PYTHON) -m cryopick simulate --o $(DEMO_DIR) --preset tutorial --n-mics 12 --seed 1
-	$(PYTHON) -m cryopick run --project $(DEMO_DIR)
+	$(PYTHON) -m cryopick run --project $(DEMO_DIR) --preset tutorial-cpu
 
 bench: install
 	$(PYTHON) benchmarks/bench_autopick_log.py
@@ -38,6 +38,10 @@ bench: install
 # RELION 3.1 relion_refine vs cryopick class2d on ~1,000 particles, then cryopick at 1k/5k/20k (~25 min).
 bench-class2d: install
 	$(PYTHON) benchmarks/bench_class2d.py
+
+# Topaz picking (pretrained) and training: cryopick vs the topaz CLI, simulated ground truth (~10-20 min).
+bench-topaz: install
+	$(PYTHON) benchmarks/bench_topaz.py
 
 # Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).
 protos:

@@ -2,6 +2,8 @@
 
 Select (split; the first subset trains) -> LoG picking on split 1 -> Extract -> Class2D ->
 auto-select classes -> Topaz train -> Topaz pick (all micrographs) -> final Extract (FOM > -3).
+``topaz_route`` also offers training on the LoG picks (no 2D steps) and the tutorial's shortcut,
+picking with Topaz's pretrained network straight away.
 
 Each job is a task that calls its gRPC service (``cryopick.flows.tasks``). A step whose
 service answers UNIMPLEMENTED stops the flow there: the run ends **Completed** with state
@@ -16,7 +18,7 @@ API) or deploy it with ``prefect.yaml``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 
@@ -34,10 +36,17 @@ from cryopick.flows.params import (
     TopazTrainingParams,
 )
 from cryopick.flows.tasks import ProjectRef, node
+from cryopick.io.topaz_model import model_file_name
 from cryopick.stages.presets import TUTORIAL
 
 #: The chapter's steps, in order: the tutorial preset's steps (flow parameter names).
 CHAPTER = tuple(TUTORIAL)
+#: What Topaz trains on, or whether it trains at all (``topaz_route``), and the steps each route runs.
+TOPAZ_ROUTES = {
+    "selected_classes": CHAPTER,
+    "log_picks": ("subsets", "log_picking", "topaz_training", "topaz_picking", "final_extract"),
+    "pretrained": ("topaz_picking", "final_extract"),
+}
 
 
 @flow(name="particle-picking", persist_result=False, log_prints=True)
@@ -54,6 +63,7 @@ def particle_picking(
     final_extract: FinalExtractParams = FinalExtractParams(),
     services: ServiceAddresses = ServiceAddresses(),
     service_project: str = "",
+    topaz_route: Literal["selected_classes", "log_picks", "pretrained"] = "selected_classes",
 ) -> Any:
     """Pick particles in a RELION project, following the tutorial.
 
@@ -69,6 +79,11 @@ def particle_picking(
         Service addresses; empty fields come from ``CRYOPICK_<ROLE>_ADDRESS``.
     service_project : str
         The project relative to the services' ``--project-root`` ("" = the root itself).
+    topaz_route : str
+        ``selected_classes`` (the tutorial): Topaz trains on the particles of the good 2D classes.
+        ``log_picks``: Topaz trains on the LoG picks of the training subset (no 2D classification).
+        ``pretrained`` (the tutorial's shortcut): every micrograph is picked with Topaz's pretrained
+        network straight away, with no LoG, 2D or training steps.
 
     Returns
     -------
@@ -76,18 +91,23 @@ def particle_picking(
         ``steps`` (job dirs, results, cached or not), ``stopped_at``, ``message``, ``not_run``.
     """
     project = ProjectRef(project_dir=os.path.abspath(project_dir), service_project=service_project, services=services)
-    chain = Chain(project, planned=[STEPS[k].title for k in CHAPTER])
+    chain = Chain(project, planned=[STEPS[k].title for k in TOPAZ_ROUTES[topaz_route]])
     try:
-        split = chain.run("subsets", subsets, micrographs_star=micrographs_star)
-        training_mics = node(split, "MicrographsData", suffix="_split1.star")
-        log = chain.run("log_picking", log_picking, micrographs_star=training_mics)
-        particles = chain.run("extract", extract, micrographs_star=training_mics, coords_star=node(log, "MicrographsCoords"))
-        classes = chain.run("class2d", class2d, particles_star=node(particles, "ParticlesData"))
-        selected = chain.run("auto_select", auto_select, optimiser_star=node(classes, "ProcessData", suffix="_optimiser.star"))
-        model = chain.run("topaz_training", topaz_training, micrographs_star=training_mics,
-                          particles_star=node(selected, "ParticlesData"))
-        picks = chain.run("topaz_picking", topaz_picking, micrographs_star=micrographs_star,
-                          model_path=node(model, "", suffix=".sav"))
+        model_path = ""
+        if topaz_route != "pretrained":
+            split = chain.run("subsets", subsets, micrographs_star=micrographs_star)
+            training_mics = node(split, "MicrographsData", suffix="_split1.star")
+            log = chain.run("log_picking", log_picking, micrographs_star=training_mics)
+            training = {"coords_star": node(log, "MicrographsCoords")}
+            if topaz_route == "selected_classes":
+                particles = chain.run("extract", extract, micrographs_star=training_mics, coords_star=training["coords_star"])
+                classes = chain.run("class2d", class2d, particles_star=node(particles, "ParticlesData"))
+                selected = chain.run("auto_select", auto_select,
+                                     optimiser_star=node(classes, "ProcessData", suffix="_optimiser.star"))
+                training = {"particles_star": node(selected, "ParticlesData")}
+            model = chain.run("topaz_training", topaz_training, micrographs_star=training_mics, **training)
+            model_path = model["job_dir"] + model_file_name(topaz_training.nr_epochs, topaz_training.nr_epochs)
+        picks = chain.run("topaz_picking", topaz_picking, micrographs_star=micrographs_star, model_path=model_path)
         chain.run("final_extract", final_extract, micrographs_star=micrographs_star,
                   coords_star=node(picks, "MicrographsCoords"))
     except ChainStopped:

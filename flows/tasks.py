@@ -170,7 +170,12 @@ def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseMod
     job_dir = root / result["job_dir"]
     try:
         coords = node(result, "MicrographsCoords", required=False)
-        if coords and step.spec.job_type == "AutoPick":
+        curves = [f for f in result.get("figures", []) if f.endswith("training_curves.png")]
+        if curves:
+            test = result.get("summary", {})
+            artifacts.publish_png(step.title, "training", root / curves[0], root,
+                                  f"Topaz training curves (last epoch: held-out AUPRC {test.get('test_auprc', float('nan')):.3f})")
+        elif coords and step.spec.job_type == "AutoPick":
             diameter = float(getattr(params, "diameter_max_angstrom", getattr(params, "particle_diameter_angstrom", 180.0)))
             png = job_dir / "picks_by_fom.png"
             mic = artifacts.picks_figure(root, coords, png, diameter)

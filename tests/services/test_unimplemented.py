@@ -5,22 +5,17 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from cryopick.services.gen import (common_pb2, ranker_pb2, ranker_pb2_grpc,
-                                   topaz_pb2, topaz_pb2_grpc)
+from cryopick.services.gen import common_pb2, ranker_pb2, ranker_pb2_grpc
 from cryopick.services.runtime.client import collect_result
 
 T = common_pb2.JobTarget(job_dir="X/job001/")
 CASES = [
     ("ranker", lambda ch: ranker_pb2_grpc.RankerServiceStub(ch).RankClasses(
         ranker_pb2.RankClassesRequest(target=T, optimiser_star="o.star"), timeout=10), "Auto-select 2D classes"),
-    ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Train(
-        topaz_pb2.TrainRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz training"),
-    ("topaz", lambda ch: topaz_pb2_grpc.TopazServiceStub(ch).Pick(
-        topaz_pb2.PickRequest(target=T, micrographs_star="m.star"), timeout=10), "Topaz picking"),
 ]
 
 
-@pytest.mark.parametrize("role,call,capability", CASES, ids=["rank", "topaz-train", "topaz-pick"])
+@pytest.mark.parametrize("role,call,capability", CASES, ids=["rank"])
 def test_unimplemented_names_the_capability(project, start_service, role, call, capability):
     _, channel = start_service(role, project)
     with pytest.raises(grpc.RpcError) as err:

@@ -18,6 +18,7 @@ import yaml
 
 from cryopick.errors import BadInputError, MissingFileError
 from cryopick.flows.launch import LocalServices, prefect_api, prepare_prefect_env
+from cryopick.stages.presets import preset_overrides
 
 
 
@@ -25,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="RELION project directory")
     parser.add_argument("--params", help="YAML or JSON file of flow parameters, e.g. {log_picking: {threshold_stddev: 0.5}}")
     parser.add_argument("--micrographs", help="micrographs STAR (project-relative); default CtfFind/job003/micrographs_ctf.star")
+    parser.add_argument("--preset", default="tutorial", choices=("tutorial", "tutorial-cpu"),
+                        help="job parameters: the tutorial's (default), or the tutorial's with Topaz training settings "
+                             "for a CPU (tutorial-cpu: minutes instead of hours without a GPU)")
     parser.add_argument("--quiet", action="store_true", help="less Prefect logging on the terminal")
 
 
@@ -55,6 +59,8 @@ def main(args: argparse.Namespace) -> int:
     if not project.is_dir():
         raise MissingFileError(f"{args.project}: project directory not found")
     params = load_params(args.params)
+    for step, values in preset_overrides(args.preset).items():  # --params wins over the preset
+        params[step] = {**values, **(params.get(step) or {})}
     if args.micrographs:
         params["micrographs_star"] = args.micrographs
     params.pop("project_dir", None)

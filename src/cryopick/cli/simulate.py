@@ -9,7 +9,7 @@ import time
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--o", dest="output", required=True, help="project directory to create")
-    p.add_argument("--preset", choices=("small", "tutorial"), default="small",
+    p.add_argument("--preset", choices=("small", "tutorial", "crowded"), default="small",
                    help="small: 4 x 512x496 px at 3.54 A/px (fast); tutorial: 24 x 1920x1856 at 1.77 A/px")
     p.add_argument("--n-mics", type=int, help="number of micrographs (overrides the preset)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -15,6 +15,7 @@ The pretrained networks are read from the installed topaz package; nothing is do
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -130,3 +131,9 @@ def save_sav(model: Any, path: str | os.PathLike) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(model, tmp)
+
+
+def model_file_name(epoch: int, nr_epochs: int) -> str:
+    """``model_epoch{epoch}.sav``, zero-padded as topaz pads it (to ceil(log10(nr_epochs)) digits)."""
+    digits = max(0, math.ceil(math.log10(nr_epochs))) if nr_epochs > 0 else 0
+    return f"model_epoch{epoch:0{digits}d}.sav" if digits else f"model_epoch{epoch}.sav"

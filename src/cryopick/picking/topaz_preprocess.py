@@ -1,12 +1,23 @@
-"""Micrograph preparation for Topaz, as RELION's wrapper does it (relion_spec.md §6.3).
+"""Micrograph preparation for Topaz: Fourier binning, then one of two normalisations.
 
-RELION does not call ``topaz preprocess``: it bins the micrograph by cropping its Fourier
-transform to ``(nx // x, ny // x)`` and normalises the whole binned image to mean 0 and
-standard deviation 1. Both steps are deterministic (no sampling, unlike topaz's GMM
-normalisation), so the same micrograph always gives the same network input.
+Binning crops the Fourier transform to ``(nx // x, ny // x)`` (RELION's wrapper and
+``topaz preprocess`` both do this). Then:
+
+``gmm`` (default)
+    ``topaz preprocess``'s normalisation, which Topaz's pretrained networks expect: a
+    two-component Gaussian mixture (with a Beta(900, 1) prior that makes one component hold
+    almost every pixel) is fitted to a 1-in-10 sample of the pixels, and the image is
+    standardised by the dominant component. Carbon, ice and empty areas then do not shift
+    the scale of the particle area. topaz draws the sample from numpy's unseeded global
+    generator, so two runs differ; here the sample comes from a generator seeded by the
+    job's seed and the micrograph's name, so a micrograph is always normalised the same way.
+``relion``
+    RELION's wrapper (relion_spec.md §6.3): mean 0, standard deviation 1 over the whole image.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
@@ -54,8 +65,40 @@ def normalise(image: np.ndarray) -> np.ndarray:
     return ((x - mean) / std).astype(np.float32)
 
 
-def prepare_micrograph(image: np.ndarray, downscale: int) -> np.ndarray:
-    """RELION's Topaz preprocessing: Fourier-bin by ``downscale``, then normalise.
+#: ``topaz preprocess`` defaults: pixel sampling factor, Beta prior on the mixing proportion, EM iterations.
+GMM_SAMPLE, GMM_ALPHA, GMM_BETA, GMM_ITERATIONS = 10, 900.0, 1.0, 100
+
+
+def gmm_normalise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``topaz preprocess``'s GMM normalisation, with its pixel sample drawn from ``rng``.
+
+    Parameters
+    ----------
+    image : np.ndarray, shape (H, W)
+    rng : np.random.Generator
+
+    Returns
+    -------
+    np.ndarray, shape (H, W), float32
+        (image − μ) / σ of the fitted dominant component.
+    """
+    from topaz.stats import norm_fit
+
+    x = np.asarray(image, dtype=np.float32)
+    n = int(np.round(x.size / GMM_SAMPLE))
+    sample = rng.choice(x.ravel(), size=n, replace=False)
+    mu, std = norm_fit(sample, alpha=GMM_ALPHA, beta=GMM_BETA, scale=x.size / n, num_iters=GMM_ITERATIONS)[:2]
+    return ((x - mu) / std).astype(np.float32)
+
+
+def micrograph_rng(seed: int, name: str) -> np.random.Generator:
+    """The generator of micrograph ``name``'s normalisation: depends on the seed and the name only."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode())])
+
+
+def prepare_micrograph(image: np.ndarray, downscale: int, normalisation: str = "gmm",
+                       rng: np.random.Generator | None = None) -> np.ndarray:
+    """Fourier-bin by ``downscale``, then normalise (``gmm`` with ``rng``, or ``relion``).
 
     Parameters
     ----------
@@ -65,4 +108,9 @@ def prepare_micrograph(image: np.ndarray, downscale: int) -> np.ndarray:
     -------
     np.ndarray, shape (ny // downscale, nx // downscale), float32
     """
-    return normalise(fourier_bin(image, downscale))
+    binned = fourier_bin(image, downscale)
+    if normalisation == "relion":
+        return normalise(binned)
+    if normalisation != "gmm":
+        raise ValueError(f"unknown normalisation {normalisation!r}")
+    return gmm_normalise(binned, rng if rng is not None else np.random.default_rng(0))

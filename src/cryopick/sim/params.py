@@ -123,11 +123,22 @@ PRESETS: dict[str, SimParams] = {
         pixel_size_angstrom=1.77,
         particles_per_mic=100,
     ),
+    # A harder data set for Topaz training: another molecule, smaller, at lower contrast, crowded.
+    "crowded": SimParams(
+        n_micrographs=24,
+        mic_size_px=(1920, 1856),
+        pixel_size_angstrom=1.77,
+        diameter_angstrom=140.0,
+        model_seed=7,
+        particle_contrast=0.09,
+        particles_per_mic=260,
+        min_separation_diameters=0.9,
+    ),
 }
 
 
 def preset(name: str) -> SimParams:
-    """The named preset (``small`` or ``tutorial``)."""
+    """The named preset (``small``, ``tutorial`` or ``crowded``)."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -60,4 +60,33 @@ TUTORIAL: Mapping[str, Step] = MappingProxyType({
     "final_extract": _step("extract", **_EXTRACT, min_fom=-3.0),
 })
 
-PRESETS: Mapping[str, Mapping[str, Step]] = MappingProxyType({"tutorial": TUTORIAL})
+#: Topaz training settings for a CPU (two cores): fine-tune the pretrained resnet8 for 5 short epochs
+#: of 40 updates of 128 crops (about a minute for 10 micrographs, against hours for the tutorial's
+#: 10 x 1,000 x 256 on a CPU); benchmarks/bench_topaz.py measures what they reach.
+CPU_TOPAZ_TRAINING: Mapping[str, Any] = MappingProxyType(dict(nr_epochs=5, epoch_size=40, minibatch_size=128))
+
+#: The tutorial with CPU settings for Topaz training (``make demo``; machines without a GPU).
+TUTORIAL_CPU: Mapping[str, Step] = MappingProxyType({
+    **TUTORIAL,
+    "topaz_training": _step("topaz-train", **TUTORIAL["topaz_training"].values, **CPU_TOPAZ_TRAINING),
+})
+
+PRESETS: Mapping[str, Mapping[str, Step]] = MappingProxyType({"tutorial": TUTORIAL, "tutorial-cpu": TUTORIAL_CPU})
+
+
+def preset_overrides(name: str) -> dict[str, dict[str, Any]]:
+    """The flow-parameter values of preset ``name`` that differ from the tutorial's (step key -> field -> value).
+
+    Raises
+    ------
+    KeyError
+        Unknown preset; the message lists the known ones.
+    """
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    out = {}
+    for key, step in PRESETS[name].items():
+        changed = {k: v for k, v in step.values.items() if TUTORIAL[key].values.get(k, object()) != v}
+        if changed:
+            out[key] = changed
+    return out

@@ -37,7 +37,7 @@ from cryopick.io.optics import read_micrograph_list
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.topaz_model import DEFAULT_PRETRAINED, PRETRAINED, load_pretrained, load_sav
 from cryopick.picking.topaz_geometry import TopazGeometry
-from cryopick.picking.topaz_preprocess import prepare_micrograph
+from cryopick.picking.topaz_preprocess import micrograph_rng, prepare_micrograph
 from cryopick.picking.topaz_score import picks_from_scores, prepare_model, score_map
 from cryopick.report.pdf import BarChart
 from cryopick.stages.autopick_reports import write_autopick_reports
@@ -62,6 +62,10 @@ class Params:
                                  job_option="topaz_model", required=False)
     pretrained_model: Literal["resnet16_u64", "resnet16_u32", "resnet8_u64", "resnet8_u32"] = param(
         DEFAULT_PRETRAINED, help="Pretrained network used when no model is given", cli="--pretrained")
+    normalisation: Literal["gmm", "relion"] = param(
+        "gmm", help="Micrograph normalisation: topaz preprocess's GMM, or RELION wrapper's mean/std",
+        cli="--normalise")
+    seed: int = param(1, help="Seed of the GMM normalisation's pixel sample", cli="--seed")
     threshold: float = param(-6.0, help="Log-likelihood threshold of the picks kept", cli="--threshold",
                              relion="--topaz_threshold")
     downscale: int | None = param(None, help="Downscaling factor (default: from the diameter)", cli="--downscale",
@@ -96,19 +100,27 @@ _MODELS: dict[tuple, Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def scoring_model(source: str, device: str) -> Any:
+def scoring_model(source: str, device: str) -> tuple[Any, bool]:
     """The prepared network for ``source`` (a pretrained name or an absolute ``.sav`` path), loaded
-    once per process and device; a changed ``.sav`` file (size or mtime) is loaded again."""
+    once per process and device; a changed ``.sav`` file (size or mtime) is loaded again.
+
+    Returns
+    -------
+    model : topaz LinearClassifier
+    cached : bool
+        It was already in memory.
+    """
     if source in PRETRAINED:
         key: tuple = (source, device)
     else:
         st = os.stat(source)
         key = (source, st.st_size, st.st_mtime_ns, device)
     with _MODELS_LOCK:
-        if key not in _MODELS:
+        cached = key in _MODELS
+        if not cached:
             model = load_pretrained(source) if source in PRETRAINED else load_sav(source)
             _MODELS[key] = prepare_model(model, device)
-        return _MODELS[key]
+        return _MODELS[key], cached
 
 
 @dataclass
@@ -118,6 +130,7 @@ class _Plan:
     geometry: TopazGeometry
     model_source: str
     model: Any
+    cached: bool
     device: str
 
     @property
@@ -144,7 +157,7 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
     device = torch_device(params.device)
     source = model_source(params, project)
-    return _Plan(names, apix, geometry, source, scoring_model(source, device), device)
+    return _Plan(names, apix, geometry, source, *scoring_model(source, device), device)
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,8 @@ def _read_binned(ctx: StageContext, name: str, downscale: int) -> np.ndarray:
         raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
     if min(hdr.nx, hdr.ny) // downscale < 8:
         raise BadInputError(f"{path}: {hdr.nx}x{hdr.ny} px is too small to bin by {downscale}")
-    return prepare_micrograph(read_mrc(path), downscale)
+    p = ctx.params
+    return prepare_micrograph(read_mrc(path), downscale, p.normalisation, micrograph_rng(p.seed, name))
 
 
 def _pick_all(ctx: StageContext, plan: _Plan) -> list:
@@ -205,9 +219,11 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     if p.threads > 0 and plan.device == "cpu":
         torch.set_num_threads(p.threads)
     model_name = os.path.relpath(plan.model_source, ctx.root) if p.model_path else f"pretrained {plan.model_source}"
-    ctx.log(f" + Topaz picking of {len(plan.names)} micrographs from {p.micrographs_star} with {model_name} on {plan.device}")
+    ctx.log(f" + Topaz picking of {len(plan.names)} micrographs from {p.micrographs_star} with {model_name} on {plan.device}"
+            f" ({'already in memory' if plan.cached else 'loaded'})")
     ctx.log(f" + pixel size {plan.pixel_size_angstrom:g} A, diameter {p.particle_diameter_angstrom:g} A: "
-            f"binning {g.downscale}, radius {g.pick_radius_px} px (binned), threshold {p.threshold:g}")
+            f"binning {g.downscale} ({p.normalisation} normalisation), radius {g.pick_radius_px} px (binned), "
+            f"threshold {p.threshold:g}")
     outcome = _pick_all(ctx, plan)
     ctx.require_items(outcome)
     done = outcome.done

@@ -1,16 +1,59 @@
 """Topaz training: RELION's AutoPick job, Topaz tab, "Perform topaz training? Yes" (relion_spec.md §6).
 
-Not built yet: this module holds the job's parameters (the contract the CLI, the topaz
-service and the flow share); without a ``run`` the topaz service answers UNIMPLEMENTED.
+Parameters follow RELION's wrapper: the binning factor and the training radius come from the
+particle diameter, π from the expected number of particles per micrograph, the held-out
+micrographs are chosen as RELION chooses them (:mod:`cryopick.picking.topaz_split`), and the
+particles' origin offsets are applied (:mod:`cryopick.stages.topaz_train_inputs`). Training is
+topaz's (resnet8, 32 units, from the pretrained network; GE-binomial; Adam), in this process
+and on micrographs binned in memory (:mod:`cryopick.picking.topaz_training`).
+
+Outputs in the job directory:
+
+``model_epoch1.sav`` … ``model_epochN.sav``
+    The network after each epoch, in topaz's format (``topaz extract -m`` and RELION's wrapper
+    read them); pick with the last one.
+``model_training.txt``
+    topaz's table: per epoch the training means and the held-out figures (loss, GE penalty,
+    precision, adjusted precision, TPR, FPR, AUPRC).
+``training_curves.png``
+    Loss, precision and AUPRC per epoch, training and held out.
+``input_training_coords.star`` and ``<post(mic)>_train.star``
+    The training coordinates per micrograph, as RELION writes them (origin offsets applied).
+
+CPU: topaz's defaults (10 epochs × 1,000 updates of 256 crops) take hours on two cores; the
+``cpu`` preset (:data:`cryopick.stages.presets.TUTORIAL_CPU`) fine-tunes the pretrained network
+in a few minutes (see ``benchmarks/bench_topaz.py`` for what it reaches).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
+
+from cryopick.errors import BadInputError
 from cryopick.io import nodes
+from cryopick.io.atomic import atomic_path, write_text_atomic
+from cryopick.io.coords import picks_columns, write_coordinate_list, write_coordinates
+from cryopick.io.mrc import read_header, read_mrc
+from cryopick.io.optics import read_micrograph_list
+from cryopick.io.paths import ProjectPaths
+from cryopick.io.topaz_model import load_pretrained, model_file_name, save_sav
+from cryopick.picking.topaz_geometry import TopazGeometry, relion_round
+from cryopick.picking.topaz_preprocess import micrograph_rng, prepare_micrograph
+from cryopick.picking.topaz_split import split_micrographs
+from cryopick.picking.topaz_training import EpochFigures, LabelledMicrograph, TrainingSettings, train
+from cryopick.stages.base import Progress, Stage, StageContext, StageResult, check_micrograph_names
 from cryopick.stages.fields import input_file, param, runtime
+from cryopick.stages.topaz_pick import torch_device
+from cryopick.stages.topaz_train_inputs import particle_centres, pick_centres
+
+#: The network training starts from (``topaz train``'s default: resnet8, 32 units, pretrained).
+START_MODEL = "resnet8_u32"
+TRAIN_COLUMNS = ("loss", "ge_penalty", "precision", "adjusted_precision", "tpr", "fpr")
+TEST_COLUMNS = ("loss", "precision", "adjusted_precision", "tpr", "fpr", "auprc")
 
 
 @dataclass(frozen=True)
@@ -31,12 +74,165 @@ class Params:
                                              minimum=1)
     test_ratio: float = param(0.2, help="Fraction of picks held out for testing", cli="--test-ratio",
                               relion="--topaz_test_ratio", minimum=0.0, maximum=0.9)
-    nr_epochs: int = param(10, help="Training epochs", cli="--epochs", minimum=1)
+    nr_epochs: int = param(10, help="Training epochs", cli="--epochs", minimum=1, maximum=10000)
     epoch_size: int = param(1000, help="Updates per epoch", cli="--epoch-size", minimum=1)
+    minibatch_size: int = param(256, help="Crops per update", cli="--minibatch-size", minimum=2, maximum=65536)
+    learning_rate: float = param(0.0002, help="Adam learning rate", cli="--learning-rate", minimum=1e-9, maximum=1.0)
     downscale: int | None = param(None, help="Downscaling factor (default: from the diameter)", cli="--downscale",
                                   relion="--topaz_downscale", minimum=1)
     radius_px: int | None = param(None, help="Training radius in downscaled pixels (default: from the diameter)",
                                   cli="--radius", unit="px", relion="--topaz_radius", minimum=0)
-    seed: int = param(1, help="Random seed", cli="--seed")
-    threads: int = runtime(1, help="Number of threads", cli="--threads", relion="--topaz_workers", minimum=1, maximum=1024)
+    normalisation: Literal["gmm", "relion"] = param(
+        "gmm", help="Micrograph normalisation: topaz preprocess's GMM, or RELION wrapper's mean/std",
+        cli="--normalise")
+    seed: int = param(1, help="Random seed (test split, normalisation, training)", cli="--seed", relion="--random_seed")
+    threads: int = runtime(1, help="CPU threads for training (0: torch's default)", cli="--threads",
+                           relion="--topaz_workers", minimum=0, maximum=1024)
     device: Literal["auto", "cpu", "cuda"] = runtime("auto", help="Compute device", cli="--device", relion="--gpu")
+
+    def validate(self) -> None:
+        if bool(self.particles_star) == bool(self.coords_star):
+            raise BadInputError("topaz-train: give exactly one of --particles (a particles STAR) "
+                                "and --coords (a coordinate-file list)")
+
+
+@dataclass
+class _Plan:
+    names: list[str]
+    centres: dict[str, np.ndarray]
+    pixel_size_angstrom: float
+    geometry: TopazGeometry
+    train: list[str]
+    test: list[str]
+    ignored: int
+
+    @property
+    def fingerprint_extra(self) -> dict:
+        return {"pixel_size_used": self.pixel_size_angstrom}
+
+
+def _prepare(params: Params, project: ProjectPaths) -> _Plan:
+    star = project.read_path(params.micrographs_star, "micrographs STAR")
+    names, apix = read_micrograph_list(star)
+    if not names:
+        raise BadInputError(f"{star}: the micrograph list is empty")
+    check_micrograph_names(project, names)
+    geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
+    given = particle_centres(project, params.particles_star, apix) if params.particles_star \
+        else pick_centres(project, params.coords_star)
+    source = params.particles_star or params.coords_star
+    centres = {m: given[m] for m in names if m in given and len(given[m])}
+    if not centres:
+        raise BadInputError(f"{source}: none of its particles lie on the micrographs of {params.micrographs_star}")
+    used = [m for m in names if m in centres]
+    split = split_micrographs([len(centres[m]) for m in used], params.test_ratio, params.seed)
+    ignored = sum(len(v) for m, v in given.items() if m not in centres)
+    torch_device(params.device)
+    return _Plan(names, centres, apix, geometry, [used[i] for i in split.train], [used[i] for i in split.test], ignored)
+
+
+def _labelled(ctx: StageContext, name: str, xy: np.ndarray, downscale: int) -> LabelledMicrograph:
+    path = ctx.micrograph_path(name)
+    hdr = read_header(path)
+    if hdr.nz != 1:
+        raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
+    p = ctx.params
+    image = prepare_micrograph(read_mrc(path), downscale, p.normalisation, micrograph_rng(p.seed, name))
+    binned = np.array([[relion_round(x / downscale), relion_round(y / downscale)] for x, y in xy], dtype=np.int64).reshape(-1, 2)
+    inside = (binned[:, 0] >= 0) & (binned[:, 0] < image.shape[1]) & (binned[:, 1] >= 0) & (binned[:, 1] < image.shape[0])
+    return LabelledMicrograph(image, binned[inside])
+
+
+def _write_training_coords(ctx: StageContext, plan: _Plan) -> None:
+    rels = []
+    for name in plan.train + plan.test:
+        rel, path = ctx.job.item_output(name, "_train.star")
+        xy = plan.centres[name]
+        write_coordinates(path, picks_columns(xy[:, 0], xy[:, 1], np.zeros(len(xy))))
+        rels.append(rel)
+    write_coordinate_list(ctx.job.output("input_training_coords.star"), plan.train + plan.test, rels)
+
+
+def _table(rows: list[EpochFigures]) -> str:
+    head = "\t".join(("epoch", "iter", "split", *TRAIN_COLUMNS, "auprc"))
+    lines = [head]
+    for r in rows:
+        lines.append("\t".join([str(r.epoch), str(r.updates), "train", *(f"{r.train[c]:.6g}" for c in TRAIN_COLUMNS), "-"]))
+        test = [f"{r.test['loss']:.6g}", "-", *(f"{r.test[c]:.6g}" for c in TEST_COLUMNS[1:])]
+        lines.append("\t".join([str(r.epoch), str(r.updates), "test", *test]))
+    return "\n".join(lines) + "\n"
+
+
+def _plot(rows: list[EpochFigures], out) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r.epoch for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(9, 2.8), dpi=80)
+    for ax, key, title in zip(axes, ("loss", "precision", "auprc"), ("loss", "precision", "AUPRC (held out)")):
+        if key != "auprc":
+            ax.plot(epochs, [r.train[key] for r in rows], "o-", label="training")
+        ax.plot(epochs, [r.test[key] for r in rows], "s-", label="held out")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+
+
+def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
+    import torch
+
+    p, g = ctx.params, plan.geometry
+    device = torch_device(p.device)
+    if p.threads > 0:
+        torch.set_num_threads(p.threads)
+    n_train = sum(len(plan.centres[m]) for m in plan.train)
+    n_test = sum(len(plan.centres[m]) for m in plan.test)
+    ctx.log(f" + Topaz training on {len(plan.train)} micrographs ({n_train} particles), "
+            f"{len(plan.test)} held out ({n_test}); {plan.ignored} particles on other micrographs ignored")
+    ctx.log(f" + pixel size {plan.pixel_size_angstrom:g} A, diameter {p.particle_diameter_angstrom:g} A: binning "
+            f"{g.downscale}, training radius {g.train_radius_px} px (binned); {p.nr_epochs} epochs x {p.epoch_size} "
+            f"updates of {p.minibatch_size} crops from {START_MODEL} on {device}")
+    _write_training_coords(ctx, plan)
+    loaded = ctx.for_each(plan.train + plan.test, lambda m: _labelled(ctx, m, plan.centres[m], g.downscale),
+                          name=lambda m: m, threads=2)
+    ctx.require_items(loaded)
+    training, test = loaded.done[: len(plan.train)], loaded.done[len(plan.train):]
+    settings = TrainingSettings(p.nr_epochs, p.epoch_size, p.minibatch_size, p.learning_rate,
+                                p.nr_particles_per_micrograph, g.train_radius_px, p.seed)
+    model = load_pretrained(START_MODEL).to(device)
+    rows: list[EpochFigures] = []
+    for figures in train(model, training, test, settings, device):
+        ctx.check_cancel()
+        saved = copy.deepcopy(figures.model).cpu()
+        save_sav(saved, ctx.job.output(model_file_name(figures.epoch, p.nr_epochs)))
+        rows.append(replace(figures, model=None))
+        write_text_atomic(ctx.job.output("model_training.txt"), _table(rows))
+        line = (f"epoch {figures.epoch}: training loss {figures.train['loss']:.4f}, held-out loss "
+                f"{figures.test['loss']:.4f}, precision {figures.test['precision']:.3f}, AUPRC {figures.test['auprc']:.3f}")
+        ctx.log(" " + line)
+        ctx.progress(Progress(figures.epoch / p.nr_epochs, f"epoch {figures.epoch}", line))
+    with atomic_path(ctx.job.output("training_curves.png")) as tmp:
+        _plot(rows, tmp)
+    last = rows[-1]
+    model_rel = f"{ctx.job.rel}{model_file_name(p.nr_epochs, p.nr_epochs)}"
+    ctx.log(f" + Written {model_rel}; pick with it (cryopick topaz-pick --model {model_rel})")
+    return StageResult(
+        job_dir=ctx.job.rel,
+        output_nodes=[(f"{ctx.job.rel}input_training_coords.star", nodes.COORDS)],
+        counts={"training_micrographs": len(plan.train), "test_micrographs": len(plan.test),
+                "training_particles": n_train, "test_particles": n_test, "epochs": p.nr_epochs},
+        summary={"test_auprc": last.test["auprc"], "test_precision": last.test["precision"],
+                 "test_loss": last.test["loss"], "train_loss": last.train["loss"], "downscale": g.downscale,
+                 "radius_px": g.train_radius_px},
+        figures=[f"{ctx.job.rel}training_curves.png"],
+    )
+
+
+run = Stage("topaz-train", _prepare, _execute,
+            job_options=lambda p: {"do_log": False, "do_topaz": True, "do_topaz_train": True, "do_topaz_pick": False,
+                                   "do_topaz_train_parts": bool(p.particles_star), "use_gpu": p.device != "cpu"}).run

@@ -1,0 +1,182 @@
+"""Training a Topaz network on labelled particles, with topaz's own objective, in memory.
+
+The model, its pretrained initialisation and the objective are topaz's: ``resnet8`` with 32
+units initialised from the pretrained network (``topaz train``'s defaults), trained with the
+GE-binomial positive-unlabelled objective (``topaz.methods.GE_binomial``, slack 1) and Adam.
+The class prior π comes from the expected number of particles per micrograph as in topaz:
+``π = (pixels in a disc of the training radius) · n · (training micrographs) / (training pixels)``,
+minus the fraction of pixels already labelled.
+
+What differs from ``topaz train`` is around it: micrographs stay in memory (no image and target
+lists), minibatches come from one seeded generator (:mod:`cryopick.picking.topaz_sampler`),
+and every epoch yields its figures, in the columns of topaz's ``model_training.txt``, for the
+caller to save with the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from cryopick.errors import BadInputError
+from cryopick.picking.topaz_sampler import CropSampler, positive_mask
+
+#: topaz train's defaults.
+MINIBATCH_BALANCE = 1.0 / 16
+SLACK = 1.0
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How long and how fast to train.
+
+    Attributes
+    ----------
+    nr_epochs : int
+    epoch_size : int
+        Parameter updates per epoch.
+    minibatch_size : int
+        Crops per update.
+    learning_rate : float
+        Adam's step size.
+    expected_particles_per_micrograph : int
+        Sets the class prior π.
+    radius_px : int
+        Pixels within this radius (binned px) of a training particle are positives.
+    seed : int
+    """
+
+    nr_epochs: int = 10
+    epoch_size: int = 1000
+    minibatch_size: int = 256
+    learning_rate: float = 2e-4
+    expected_particles_per_micrograph: int = 200
+    radius_px: int = 3
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class LabelledMicrograph:
+    """A binned, normalised micrograph and its particle centres in binned pixels.
+
+    Attributes
+    ----------
+    image : np.ndarray, shape (H, W), float32
+    xy : np.ndarray, shape (n, 2), int64
+        (x = column, y = row).
+    """
+
+    image: np.ndarray
+    xy: np.ndarray
+
+
+@dataclass(frozen=True)
+class EpochFigures:
+    """One epoch: the training figures (means over its updates) and the held-out figures.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based.
+    updates : int
+        Parameter updates so far.
+    train : dict[str, float]
+        ``loss``, ``ge_penalty``, ``precision``, ``adjusted_precision``, ``tpr``, ``fpr``.
+    test : dict[str, float]
+        ``loss``, ``precision``, ``adjusted_precision``, ``tpr``, ``fpr``, ``auprc`` on the test micrographs.
+    model : torch.nn.Module
+        The network after this epoch (the live object: save or copy it before the next epoch).
+    """
+
+    epoch: int
+    updates: int
+    train: dict[str, float]
+    test: dict[str, float]
+    model: Any = field(repr=False)
+
+
+def class_prior(n_expected: int, radius_px: int, n_micrographs: int, total_pixels: int) -> float:
+    """topaz's π for ``n_expected`` particles per micrograph (``topaz.stats.calculate_pi``)."""
+    from topaz.stats import calculate_pi
+
+    return float(calculate_pi(n_expected * n_micrographs, radius_px, total_pixels))
+
+
+def _evaluate(model: Any, test: Sequence[LabelledMicrograph], radius_px: int, est_max_precision: float,
+              device: str) -> dict[str, float]:
+    """topaz's per-epoch test figures: every pixel of every test micrograph scored."""
+    import torch
+    from topaz.metrics import average_precision
+
+    model.eval()
+    model.fill()
+    scores, labels = [], []
+    try:
+        with torch.no_grad():
+            for m in test:
+                x = torch.from_numpy(np.ascontiguousarray(m.image, np.float32))[None, None].to(device)
+                scores.append(model(x)[0, 0].cpu().numpy().ravel())
+                labels.append(positive_mask(m.image.shape, m.xy, radius_px).ravel().astype(np.float32))
+    finally:
+        model.unfill()
+    s, y = np.concatenate(scores), np.concatenate(labels)
+    loss = float(torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(s), torch.from_numpy(y)))
+    p = 1.0 / (1.0 + np.exp(-s.astype(np.float64)))
+    precision = float(p[y == 1].sum() / p.sum())
+    return {"loss": loss, "precision": precision, "adjusted_precision": precision / est_max_precision,
+            "tpr": float(p[y == 1].mean()), "fpr": float(p[y == 0].mean()), "auprc": float(average_precision(y, s))}
+
+
+def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[LabelledMicrograph],
+          settings: TrainingSettings, device: str = "cpu") -> Iterator[EpochFigures]:
+    """Train ``model`` in place, yielding each epoch's figures.
+
+    Parameters
+    ----------
+    model : topaz LinearClassifier
+        The starting network (e.g. the pretrained resnet8_u32), unfilled, on ``device``.
+    training, test : sequences of LabelledMicrograph
+        Test may be empty (then the test figures are NaN).
+    settings : TrainingSettings
+    device : str
+        Where ``model`` is (``cpu`` or ``cuda``); batches are moved there.
+
+    Yields
+    ------
+    EpochFigures
+    """
+    import torch
+    from topaz.methods import GE_binomial
+
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    r = settings.radius_px
+    masks = [positive_mask(m.image.shape, m.xy, r) for m in training]
+    total = sum(m.size for m in masks)
+    p_observed = sum(int(m.sum()) for m in masks) / total
+    pi = class_prior(settings.expected_particles_per_micrograph, r, len(training), total)
+    if pi <= p_observed:
+        raise BadInputError(f"the expected {settings.expected_particles_per_micrograph} particles per micrograph are "
+                         f"fewer than the labelled ones (π = {pi:.4g} <= labelled fraction {p_observed:.4g}); "
+                         "raise the number of particles per micrograph")
+    est_max_precision = p_observed / pi
+    sampler = CropSampler([m.image for m in training], masks, model.width, MINIBATCH_BALANCE, rng)
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    trainer = GE_binomial(model, optimiser, torch.nn.BCEWithLogitsLoss(), pi - p_observed, slack=SLACK)
+    updates = 0
+    for epoch in range(1, settings.nr_epochs + 1):
+        model.train()
+        sums = np.zeros(5)
+        for _ in range(settings.epoch_size):
+            x, y = sampler.batch(settings.minibatch_size)
+            sums += np.asarray(trainer.step(x.to(device), y.to(device)), dtype=np.float64)
+            updates += 1
+        loss, ge, precision, tpr, fpr = sums / settings.epoch_size
+        figures = {"loss": loss, "ge_penalty": ge, "precision": precision,
+                   "adjusted_precision": precision / est_max_precision, "tpr": tpr, "fpr": fpr}
+        held_out = _evaluate(model, test, r, est_max_precision, device) if test else \
+            dict.fromkeys(("loss", "precision", "adjusted_precision", "tpr", "fpr", "auprc"), float("nan"))
+        model.train()
+        yield EpochFigures(epoch, updates, {k: float(v) for k, v in figures.items()}, held_out, model)
