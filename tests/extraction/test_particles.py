@@ -61,3 +61,16 @@ def test_chunking_does_not_change_results():
     a, _ = extract_particles(mic, x, y, ExtractionSettings(**base, chunk=5))
     b, _ = extract_particles(mic, x, y, ExtractionSettings(**base, chunk=64))
     np.testing.assert_array_equal(a, b)
+
+
+def test_fom_threshold_on_picks_and_on_a_file_without_picks():
+    from cryopick.errors import BadInputError
+    from cryopick.extraction.particles import filter_by_fom
+
+    picks = {"rlnCoordinateX": np.array([1.0, 2.0, 3.0]), "rlnCoordinateY": np.array([1.0, 2.0, 3.0]),
+             "rlnAutopickFigureOfMerit": np.array([-4.0, -3.0, 1.0])}
+    assert filter_by_fom(picks, -3.0, "a.star")["rlnCoordinateX"].tolist() == [3.0]  # FOM > threshold, as RELION
+    empty = {"rlnCoordinateX": np.zeros(0), "rlnCoordinateY": np.zeros(0)}  # what a 0-byte file reads as
+    assert len(filter_by_fom(empty, -3.0, "b.star")["rlnCoordinateX"]) == 0
+    with pytest.raises(BadInputError, match="c.star: no _rlnAutopickFigureOfMerit"):
+        filter_by_fom({k: v for k, v in picks.items() if k != "rlnAutopickFigureOfMerit"}, -3.0, "c.star")

@@ -52,3 +52,7 @@ def test_fewer_expected_than_labelled_particles_is_an_error():
                                 radius_px=3)
     with pytest.raises(BadInputError, match="particles per micrograph"):
         next(train(load_pretrained("resnet8_u32"), tiny_set(0), [], settings))
+    crowded = TrainingSettings(nr_epochs=1, epoch_size=1, minibatch_size=8, expected_particles_per_micrograph=5000,
+                               radius_px=3)
+    with pytest.raises(BadInputError, match="cover more than the micrographs"):
+        next(train(load_pretrained("resnet8_u32"), tiny_set(0), [], crowded))

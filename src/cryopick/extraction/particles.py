@@ -117,10 +117,12 @@ def filter_by_fom(picks: Mapping[str, np.ndarray], min_fom: float | None, path: 
     Raises
     ------
     BadInputError
-        A threshold is set but the coordinate file ``path`` has no FOM column.
+        A threshold is set but the coordinate file ``path`` has picks and no FOM column.
     """
     if min_fom is None:
         return dict(picks)
+    if FOM_LABEL not in picks and len(picks.get("rlnCoordinateX", ())) == 0:
+        return dict(picks)  # no picks (a 0-byte coordinate file): nothing to threshold
     if FOM_LABEL not in picks:
         raise BadInputError(f"{path}: no _{FOM_LABEL} column, cannot apply the minimum FOM threshold {min_fom}")
     keep = np.asarray(picks[FOM_LABEL], dtype=np.float64) > float(min_fom)

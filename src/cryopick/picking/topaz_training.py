@@ -98,7 +98,12 @@ class EpochFigures:
 
 
 def class_prior(n_expected: int, radius_px: int, n_micrographs: int, total_pixels: int) -> float:
-    """topaz's π for ``n_expected`` particles per micrograph (``topaz.stats.calculate_pi``)."""
+    """topaz's π for ``n_expected`` particles per micrograph (``topaz.stats.calculate_pi``).
+
+    As in topaz, a particle counts as (2r + 1) times the pixels of its radius-r disc (topaz's
+    ``pixels_given_radius`` sums its 2D disc over a third grid axis); the value is kept so that
+    training here and with ``topaz train`` optimise the same objective.
+    """
     from topaz.stats import calculate_pi
 
     return float(calculate_pi(n_expected * n_micrographs, radius_px, total_pixels))
@@ -157,6 +162,10 @@ def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[Lab
     total = sum(m.size for m in masks)
     p_observed = sum(int(m.sum()) for m in masks) / total
     pi = class_prior(settings.expected_particles_per_micrograph, r, len(training), total)
+    if pi >= 1.0:
+        raise BadInputError(f"{settings.expected_particles_per_micrograph} expected particles per micrograph of "
+                            f"{r} px radius cover more than the micrographs (π = {pi:.3g} >= 1); lower the number "
+                            "of particles per micrograph")
     if pi <= p_observed:
         raise BadInputError(f"the expected {settings.expected_particles_per_micrograph} particles per micrograph are "
                          f"fewer than the labelled ones (π = {pi:.4g} <= labelled fraction {p_observed:.4g}); "
