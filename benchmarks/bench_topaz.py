@@ -53,7 +53,7 @@ run takes ~10–20 minutes on 2 cores; ``--quick`` (2 micrographs, tiny training
 
 Usage: ``python benchmarks/bench_topaz.py [--quick] [--n-mics 6] [--cli-mics 2] [--repeats 1]
 [--skip-picking] [--skip-training] [--presets tutorial,crowded] [--train-mics 16] [--n-train 10] [--epochs 5]
-[--epoch-size 40] [--minibatch-size 128] [--per-mic 300] [--cli-training] [--workdir DIR] [--clean]``
+[--epoch-size 40] [--minibatch-size 128] [--per-mic N] [--cli-training] [--workdir DIR] [--clean]``
 """
 
 from __future__ import annotations
@@ -305,9 +305,9 @@ def training_available() -> str | None:
 
 
 def train_cmd(a: argparse.Namespace, mics_star: str, coords: str, job: str, diameter: float, epochs: int,
-              epoch_size: int) -> list[str]:
+              epoch_size: int, per_mic: int) -> list[str]:
     return PY + ["topaz-train", "--i", mics_star, "--coords", coords, "--o", job, "--diameter", f"{diameter:g}",
-                 "--per-mic", str(a.per_mic), "--epochs", str(epochs), "--epoch-size", str(epoch_size),
+                 "--per-mic", str(per_mic), "--epochs", str(epochs), "--epoch-size", str(epoch_size),
                  "--minibatch-size", str(a.minibatch_size), "--threads", str(a.threads), "--device", "cpu", "--quiet"]
 
 
@@ -349,7 +349,10 @@ def training_section(work: Path, preset: str, a: argparse.Namespace, topaz: str,
         print(f"    training skipped: {why}", flush=True)
         return res
     job = "AutoPick/job011/"
-    cmd = train_cmd(a, train_star, f"{log_job}autopick.star", job, diameter, a.epochs, a.epoch_size)
+    # expected particles per micrograph: given, or what a user sees: the LoG picks per micrograph (rounded up to tens)
+    per_mic = a.per_mic or int(math.ceil(s_log["n_picks"] / len(train_mics) / 10.0) * 10)
+    print(f"    expected particles per micrograph (--per-mic): {per_mic}", flush=True)
+    cmd = train_cmd(a, train_star, f"{log_job}autopick.star", job, diameter, a.epochs, a.epoch_size, per_mic)
     try:
         t_train = timed(cmd, root)
     except RuntimeError as e:
@@ -364,15 +367,15 @@ def training_section(work: Path, preset: str, a: argparse.Namespace, topaz: str,
     t_post, s_post = pick("AutoPick/job013/", model)
     print(f"    trained on held-out: AP {_f(s_post['ap'])}, F1@-3 {_f(s_post['f1'])} ({t_post:.1f} s)", flush=True)
     res.update({"train_wall_s": t_train, "epochs": a.epochs, "epoch_size": a.epoch_size,
-                "minibatch_size": a.minibatch_size, "per_mic": a.per_mic, "s_per_update_incl_startup": t_train / updates,
+                "minibatch_size": a.minibatch_size, "per_mic": per_mic, "s_per_update_incl_startup": t_train / updates,
                 "trained": {"model": model, "pick_wall_s": t_post, "scores": s_post}})
     if a.cli_training:
-        res["cli_training"] = cli_training(root, a, topaz, train_mics, train_star, log_job, diameter)
+        res["cli_training"] = cli_training(root, a, topaz, train_mics, train_star, log_job, diameter, per_mic)
     return res
 
 
 def cli_training(root: Path, a: argparse.Namespace, topaz: str, train_mics: list[str], train_star: str,
-                 log_job: str, diameter: float) -> dict:
+                 log_job: str, diameter: float, per_mic: int) -> dict:
     """Seconds per minibatch of ``topaz train`` and of ``cryopick topaz-train``: slope between K1 and K2 updates."""
     apix = float(read_truth(root / TRUTH).pixel_size_angstrom)
     geo = TopazGeometry.for_particle(diameter, apix)
@@ -394,13 +397,13 @@ def cli_training(root: Path, a: argparse.Namespace, topaz: str, train_mics: list
         d = cli / f"train_{k}"
         d.mkdir(parents=True, exist_ok=True)
         cmd = [topaz, "train", "-d", "-1", "-j", str(a.threads), "--num-workers", "0",
-               "--train-images", str(pre), "--train-targets", str(targets), "-n", str(a.per_mic),
+               "--train-images", str(pre), "--train-targets", str(targets), "-n", str(per_mic),
                "-r", str(geo.train_radius_px), "--minibatch-size", str(a.minibatch_size), "--epoch-size", str(k),
                "--num-epochs", "1", "--save-prefix", str(d / "model"), "-o", str(d / "model_training.txt")]
         walls_cli.append(timed(cmd, root))
         job = f"AutoPick/job{20 + j:03d}/"
         fresh(root / job)
-        walls_ours.append(timed(train_cmd(a, train_star, f"{log_job}autopick.star", job, diameter, 1, k), root))
+        walls_ours.append(timed(train_cmd(a, train_star, f"{log_job}autopick.star", job, diameter, 1, k, per_mic), root))
         print(f"    {k} updates: topaz train {walls_cli[-1]:.1f} s, cryopick topaz-train {walls_ours[-1]:.1f} s",
               flush=True)
     out["topaz_train_wall_s"] = walls_cli
@@ -468,7 +471,8 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--epoch-size", type=int, default=40)
     ap.add_argument("--minibatch-size", type=int, default=128)
-    ap.add_argument("--per-mic", type=int, default=300, help="expected particles per micrograph (default 300)")
+    ap.add_argument("--per-mic", type=int, default=0,
+                    help="expected particles per micrograph (default 0: the LoG picks per training micrograph, rounded up to tens)")
     ap.add_argument("--cli-training", action="store_true",
                     help="also time topaz train vs cryopick topaz-train per minibatch (off by default)")
     ap.add_argument("--cli-train-updates", type=lambda s: tuple(int(v) for v in s.split(",")), default=(5, 20),

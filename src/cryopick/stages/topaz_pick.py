@@ -72,7 +72,7 @@ class Params:
                                   relion="--topaz_downscale", minimum=1)
     radius_px: int | None = param(None, help="Picking radius in downscaled pixels (default: from the diameter)",
                                   cli="--radius", unit="px", relion="--topaz_radius", minimum=0)
-    threads: int = runtime(1, help="CPU threads for the network (0: torch's default)", cli="--threads",
+    threads: int = runtime(0, help="CPU threads for the network (0: torch's default, all cores)", cli="--threads",
                            minimum=0, maximum=1024)
     device: Literal["auto", "cpu", "cuda"] = runtime("auto", help="Compute device", cli="--device", relion="--gpu")
     skip_failed_micrographs: bool = runtime(False, help="Succeed without micrographs that cannot be read",

@@ -86,7 +86,7 @@ class Params:
         "gmm", help="Micrograph normalisation: topaz preprocess's GMM, or RELION wrapper's mean/std",
         cli="--normalise")
     seed: int = param(1, help="Random seed (test split, normalisation, training)", cli="--seed", relion="--random_seed")
-    threads: int = runtime(1, help="CPU threads for training (0: torch's default)", cli="--threads",
+    threads: int = runtime(0, help="CPU threads for training (0: torch's default, all cores)", cli="--threads",
                            relion="--topaz_workers", minimum=0, maximum=1024)
     device: Literal["auto", "cpu", "cuda"] = runtime("auto", help="Compute device", cli="--device", relion="--gpu")
 
@@ -219,14 +219,17 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     with atomic_path(ctx.job.output("training_curves.png")) as tmp:
         _plot(rows, tmp)
     last = rows[-1]
+    best = max(rows, key=lambda r: r.test["auprc"] if np.isfinite(r.test["auprc"]) else -1.0)
     model_rel = f"{ctx.job.rel}{model_file_name(p.nr_epochs, p.nr_epochs)}"
     ctx.log(f" + Written {model_rel}; pick with it (cryopick topaz-pick --model {model_rel})")
+    ctx.log(f" + Best held-out AUPRC {best.test['auprc']:.3f} at epoch {best.epoch} "
+            f"({ctx.job.rel}{model_file_name(best.epoch, p.nr_epochs)})")
     return StageResult(
         job_dir=ctx.job.rel,
         output_nodes=[(f"{ctx.job.rel}input_training_coords.star", nodes.COORDS)],
         counts={"training_micrographs": len(plan.train), "test_micrographs": len(plan.test),
                 "training_particles": n_train, "test_particles": n_test, "epochs": p.nr_epochs},
-        summary={"test_auprc": last.test["auprc"], "test_precision": last.test["precision"],
+        summary={"test_auprc": last.test["auprc"], "best_epoch": best.epoch, "best_test_auprc": best.test["auprc"], "test_precision": last.test["precision"],
                  "test_loss": last.test["loss"], "train_loss": last.train["loss"], "downscale": g.downscale,
                  "radius_px": g.train_radius_px},
         figures=[f"{ctx.job.rel}training_curves.png"],
