@@ -59,3 +59,16 @@ def test_preset_values_name_real_fields_and_pass_the_field_checks(key):
     cls = stage(step.stage).params_class
     assert set(step.values) <= {f.name for f in fields_of(cls)}
     check_fields(step.params(**{f.name: "x.star" for f in fields_of(cls) if f.required and f.is_input}))
+
+
+def test_the_cpu_preset_changes_only_topaz_training_length():
+    from cryopick.stages.presets import CPU_TOPAZ_TRAINING, TUTORIAL, TUTORIAL_CPU, preset_overrides
+
+    assert preset_overrides("tutorial") == {}
+    assert preset_overrides("tutorial-cpu") == {"topaz_training": dict(CPU_TOPAZ_TRAINING)}
+    assert {k for k in TUTORIAL if TUTORIAL[k] != TUTORIAL_CPU[k]} == {"topaz_training"}
+    cpu = TUTORIAL_CPU["topaz_training"].params(micrographs_star="m.star", coords_star="c.star")
+    assert cpu.particle_diameter_angstrom == 180.0 and cpu.nr_particles_per_micrograph == 300
+    assert cpu.nr_epochs * cpu.epoch_size * cpu.minibatch_size <= 0.01 * 10 * 1000 * 256  # 1% of the crops
+    with pytest.raises(KeyError, match="tutorial-cpu"):
+        preset_overrides("gpu-please")
