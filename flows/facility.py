@@ -99,7 +99,7 @@ def facility_picking(
     except ChainStopped:
         pass
     final = chain.finish("facility-picking")
-    report = final if isinstance(final, dict) else final.data
+    report = final if isinstance(final, dict) else final.result(raise_on_failure=False)
     if not chain.stopped_at:
         record_processed(project.project_dir, new_star)
     report["new_micrographs"] = n_new if not chain.stopped_at else 0

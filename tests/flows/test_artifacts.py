@@ -81,3 +81,20 @@ def test_particles_montage_draws_the_first_particles(tmp_path, n_particles, draw
     png = tmp_path / "Extract/job006/particles_montage.png"
     assert artifacts.particles_montage(tmp_path, "Extract/job006/particles.star", png) == drawn
     assert min(_png_size(png)) > 100
+
+
+def test_summary_table_has_a_column_per_count_and_lists_steps_not_run():
+    from cryopick.flows.chain import summary_rows
+
+    report = {"steps": [
+        {"step": "LoG picking", "state": "Completed", "job_dir": "AutoPick/job005/",
+         "result": {"counts": {"micrographs": 3, "picks": 120}}},
+        {"step": "Extraction", "state": "Cached", "job_dir": "Extract/job006/",
+         "result": {"counts": {"micrographs": 3, "particles": 110}}},
+        {"step": "Auto-select 2D classes", "state": "Not available", "job_dir": "", "result": None},
+    ], "not_run": ["Topaz training"]}
+    rows = summary_rows(report)
+    assert [r["step"] for r in rows] == ["LoG picking", "Extraction", "Auto-select 2D classes", "Topaz training"]
+    assert list(rows[0]) == ["step", "state", "job directory", "micrographs", "picks", "particles"]
+    assert (rows[0]["picks"], rows[0]["particles"], rows[1]["particles"]) == (120, "", 110)
+    assert rows[3]["state"] == "not run" and rows[3]["micrographs"] == ""

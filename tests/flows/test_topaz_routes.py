@@ -18,7 +18,7 @@ def run_flow(services_root, name, **params):
 
 
 def steps(state):
-    return {s["step"]: s for s in state.result()["steps"]}
+    return {s["step"]: s for s in state.result(raise_on_failure=False)["steps"]}
 
 
 def good_picks(root, autopick_star, threshold=-3.0):
@@ -60,3 +60,17 @@ def test_training_on_log_picks_then_picking_with_the_trained_model(services, ser
 
     again = run_flow(services_root, "logtrain", topaz_route="log_picks", topaz_training=quick)
     assert [step["state"] for step in steps(again).values()] == ["Cached"] * 5
+
+
+def test_the_run_graph_links_each_job_to_the_jobs_that_wrote_its_inputs(services, services_root, make_project):
+    from prefect.client.orchestration import get_client
+
+    make_project(services_root, "graph", n_mics=3, seed=8)
+    state = run_flow(services_root, "graph", topaz_route="pretrained")
+    s = steps(state)
+    with get_client(sync_client=True) as client:
+        extract = client.read_task_run(s["Final extraction"]["task_run_id"])
+        picking = client.read_task_run(s["Topaz picking"]["task_run_id"])
+    upstream = {str(i.id) for inputs in extract.task_inputs.values() for i in inputs}
+    assert s["Topaz picking"]["task_run_id"] in upstream
+    assert not any(picking.task_inputs.get("wait_for", []))  # the first job has no upstream job

@@ -96,8 +96,11 @@ def _report(project: Path, state, events: list[str], local_api: bool) -> int:
     if state.is_failed() or state.is_crashed():
         print(f"cryopick run: flow {state.name}: {state.message}", file=sys.stderr)
         return 1
-    report = state.result()
-    print(f"cryopick run: flow {state.name}" + (f" — {report['message']}" if report.get("message") else ""))
+    report = state.result(raise_on_failure=False)  # an incomplete run (Cancelled "Incomplete") carries its report
+    if state.is_cancelled():
+        print(f"cryopick run: flow {state.name}: {state.message}")
+    else:
+        print(f"cryopick run: flow {state.name}")
     for s in report["steps"]:
         counts = ", ".join(f"{k} {v}" for k, v in ((s.get("result") or {}).get("counts") or {}).items())
         tag = "cached" if s["cached"] else s["state"].lower()
