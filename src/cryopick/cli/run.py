@@ -98,7 +98,7 @@ def _report(project: Path, state, events: list[str], local_api: bool) -> int:
         return 1
     report = state.result(raise_on_failure=False)  # an incomplete run (Cancelled "Incomplete") carries its report
     if state.is_cancelled():
-        print(f"cryopick run: flow {state.name}: {state.message}")
+        print(f"cryopick run: {state.message}")
     else:
         print(f"cryopick run: flow {state.name}")
     for s in report["steps"]:
