@@ -1,9 +1,11 @@
 """Prefect artifacts for jobs: a table per job, picks on a micrograph, a montage of particles, a class gallery.
 
 Pictures are written as PNG into the job directory (so they stay with the project) and
-published as Markdown artifacts with the PNG embedded as a base64 data URI (the Prefect
-UI's Markdown renderer shows ``![](data:image/png;base64,...)``; image artifacts only render
-public URLs) plus the file path.
+published as Markdown artifacts with a small JPEG copy embedded as a base64 data URI (the
+Prefect UI's Markdown renderer shows ``![](data:image/jpeg;base64,...)``; image artifacts only
+render public URLs) plus the file path. The copy is at most :data:`INLINE_MAX_PX` wide at JPEG
+quality :data:`INLINE_JPEG_QUALITY` (a noisy micrograph PNG of 300-400 kB becomes ~50 kB), so
+the Prefect database does not fill with pictures.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from PIL import Image
 
 from cryopick.io.mrc import read_header, read_mrc
 from cryopick.io.columns import read_table
@@ -25,6 +28,9 @@ from cryopick.io.star import split_image_name
 from cryopick.report.gallery import display_order, to_grey
 
 _MAX_DISPLAY_PX = 512
+#: Width limit (px) and JPEG quality of the copy of a picture embedded in an artifact.
+INLINE_MAX_PX = 480
+INLINE_JPEG_QUALITY = 70
 _FIGURE_CANDIDATES = 20
 
 
@@ -60,10 +66,23 @@ def publish_png(step: str, suffix: str, png_path: Path, project_root: Path, capt
     """Publish a PNG as a Markdown artifact (embedded image + path)."""
     from prefect.artifacts import create_markdown_artifact
 
-    data = base64.b64encode(png_path.read_bytes()).decode()
+    data = base64.b64encode(inline_jpeg(png_path)).decode()
     rel = os.path.relpath(png_path, project_root)
-    md = f"### {step}: {caption}\n\n![{caption}](data:image/png;base64,{data})\n\nFile: `{rel}` (in `{project_root}`)\n"
+    md = f"### {step}: {caption}\n\n![{caption}](data:image/jpeg;base64,{data})\n\nFile: `{rel}` (in `{project_root}`)\n"
     create_markdown_artifact(key=artifact_key(f"{step}-{suffix}"), markdown=md, description=caption)
+
+
+def inline_jpeg(png_path: Path) -> bytes:
+    """A small JPEG copy of a picture for embedding: at most INLINE_MAX_PX wide, on white."""
+    with Image.open(png_path) as im:
+        im = im.convert("RGBA")
+        flat = Image.new("RGB", im.size, "white")
+        flat.paste(im, mask=im.getchannel("A"))
+        if flat.width > INLINE_MAX_PX:
+            flat = flat.resize((INLINE_MAX_PX, max(1, round(flat.height * INLINE_MAX_PX / flat.width))), Image.LANCZOS)
+        out = io.BytesIO()
+        flat.save(out, "JPEG", quality=INLINE_JPEG_QUALITY, optimize=True)
+        return out.getvalue()
 
 
 def _bin_for_display(image: np.ndarray) -> tuple[np.ndarray, int]:

@@ -98,3 +98,21 @@ def test_summary_table_has_a_column_per_count_and_lists_steps_not_run():
     assert list(rows[0]) == ["step", "state", "job directory", "micrographs", "picks", "particles"]
     assert (rows[0]["picks"], rows[0]["particles"], rows[1]["particles"]) == (120, "", 110)
     assert rows[3]["state"] == "not run" and rows[3]["micrographs"] == ""
+
+
+def test_pictures_are_embedded_as_small_jpeg_copies(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from cryopick.flows.artifacts import INLINE_MAX_PX, inline_jpeg
+
+    noise = (np.random.default_rng(0).random((444, 540, 4)) * 255).astype(np.uint8)
+    noise[..., 3] = 255
+    png = tmp_path / "noisy.png"
+    Image.fromarray(noise, "RGBA").save(png)
+    jpeg = inline_jpeg(png)
+    with Image.open(io.BytesIO(jpeg)) as im:
+        assert im.format == "JPEG" and im.width == INLINE_MAX_PX and abs(im.height - 444 * INLINE_MAX_PX / 540) <= 1
+    assert len(jpeg) < 0.5 * png.stat().st_size
