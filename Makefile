@@ -15,6 +15,13 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP) relion
 
+# CCP-EM's pipeliner (a RELION 4/5 project reader) in its own venv: the interoperability test reads
+# cryopick's pipeline and job.star files with it (tests/interop/test_pipeliner.py).
+PIPELINER_PY := .make/pipeliner-venv/bin/python
+$(PIPELINER_PY):
+	$(PYTHON) -m venv .make/pipeliner-venv
+	.make/pipeliner-venv/bin/pip install -q ccpem-pipeliner==1.6.1
+
 # RELION 3.1 from Debian: the parity reference for tests and benchmarks (ghostscript: RELION
 # needs it to write its logfile.pdf, so benchmarks compare runs with the same outputs).
 relion:
@@ -22,7 +29,7 @@ relion:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq relion openmpi-bin ghostscript >/dev/null; }
 
-test: install
+test: install $(PIPELINER_PY)
 	$(PYTHON) -m pytest -q
 
 demo: install

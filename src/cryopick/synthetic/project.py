@@ -138,9 +138,10 @@ def _ctf_row(sim: SimulatedMicrograph, pix: float, rng: np.random.Generator) -> 
     }
 
 
-def _finish_job(root: Path, rel: str, type_label: str, command: str, inputs, outputs) -> None:
+def _finish_job(root: Path, rel: str, type_label: str, command: str, inputs, outputs,
+                options: dict[str, object]) -> None:
     job = JobDir(root, rel)
-    job.begin(command, type_label, {})
+    job.begin(command, type_label, options)
     job.log(f"simulated by cryopick ({command})")
     register_job(root, rel, type_label, "Succeeded", inputs=inputs, outputs=outputs)
     job.mark(SUCCESS)
@@ -250,14 +251,20 @@ def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult
     # --- pipeline: three succeeded jobs, counter -> 4
     size = f"{params.mic_size_px[0]}x{params.mic_size_px[1]}"
     cmd = f"cryopick simulate --seed {params.seed} --n-mics {params.n_micrographs} --mic-size-px {size}"
+    # job.star options in RELION's GUI names, so that RELION 4/5 tools (CCP-EM's pipeliner) read the jobs
     _finish_job(root, IMPORT_JOB, "relion.import.movies", cmd, [],
-                [(f"{IMPORT_JOB}movies.star", nodes.MOVIES)])
+                [(f"{IMPORT_JOB}movies.star", nodes.MOVIES)],
+                {"fn_in_raw": f"{MOTIONCORR_JOB}Movies/*.mrc", "is_multiframe": True, "optics_group_name": "opticsGroup1",
+                 "angpix": params.pixel_size_angstrom, "kV": int(round(params.voltage_kv)), "Cs": params.cs_mm,
+                 "Q0": params.amplitude_contrast})
     _finish_job(root, MOTIONCORR_JOB, "relion.motioncorr.own", cmd,
                 [(f"{IMPORT_JOB}movies.star", nodes.MOVIES)],
-                [(f"{MOTIONCORR_JOB}corrected_micrographs.star", nodes.MICROGRAPHS_MOTIONCORR)])
+                [(f"{MOTIONCORR_JOB}corrected_micrographs.star", nodes.MICROGRAPHS_MOTIONCORR)],
+                {"input_star_mics": f"{IMPORT_JOB}movies.star", "do_own_motioncor": True})
     _finish_job(root, CTFFIND_JOB, "relion.ctffind.ctffind4", cmd,
                 [(f"{MOTIONCORR_JOB}corrected_micrographs.star", nodes.MICROGRAPHS_MOTIONCORR)],
-                [(f"{CTFFIND_JOB}micrographs_ctf.star", nodes.MICROGRAPHS_CTF)])
+                [(f"{CTFFIND_JOB}micrographs_ctf.star", nodes.MICROGRAPHS_CTF)],
+                {"input_star_mics": f"{MOTIONCORR_JOB}corrected_micrographs.star", "use_ctffind4": True})
 
     kinds = junk["cryopickJunkKind"].tolist()
     return SimResult(
