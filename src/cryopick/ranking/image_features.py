@@ -1,22 +1,14 @@
-"""Per-class features of RELION 4's automatic 2D class selection (relion_spec.md §5.2–5.4).
+"""Image features of a 2D class average for RELION 4's class ranker (relion_spec.md §5.3).
 
-For every class with more than 10 particles the class ranker feeds its network a 64×64
-image and 24 numbers. This module computes both from arrays (no files):
+Computed on the class average Fourier-rescaled to 4 Å/px (:func:`rescale_to_pixel_size`),
+inside the radius R = min(S/2, D/8) px of that S×S image (D = particle diameter in Å):
+moments on the ring 0.95R ≤ r ≤ R, statistics of the image low-passed to 25 Å,
+protein/solvent masks grown from the centre of the low-passed image, moments of the (not
+low-passed) image under them, the share of scattered signal, the protein on the edge of the
+circle and a granulometry (:func:`class_image_features` does all of it).
 
-* **class-level** values from model.star (:func:`class_model_features`): resolution
-  (with its fallbacks), resolution weighted by ln(particle count) and relative to the box,
-  and the angular/translational accuracies (with RELION's defaults for small classes);
-* **image** values (:func:`class_image_features`) on the class average Fourier-rescaled to
-  4 Å/px (:func:`rescale_to_pixel_size`), inside the radius R = min(S/2, D/8) px of that
-  S×S image (D = particle diameter in Å): moments on the ring 0.95R ≤ r ≤ R, statistics of
-  the image low-passed to 25 Å, protein/solvent masks grown from the centre of the
-  low-passed image, moments of the (not low-passed) image under them, the share of
-  scattered signal, the protein on the edge of the circle and a granulometry;
-* the network's inputs: :func:`feature_vector` (24 values per class, z-scored with RELION's
-  fixed constants and, for the last three, within the job) and :func:`cnn_image`.
-
-Geometry follows RELION's: the centre of an S×S image is pixel (S//2, S//2), r is measured
-on the integer grid from it, and RELION's ROUND rounds half away from zero.
+Geometry follows RELION's: the centre of an S×S image is pixel (S//2, S//2), r is measured on
+the integer grid from it, and RELION's ROUND rounds half away from zero.
 """
 
 from __future__ import annotations
@@ -31,6 +23,7 @@ import scipy.ndimage
 from cryopick.errors import BadInputError
 from cryopick.extraction.reextract import round_half_away
 from cryopick.fourier import resize_real, row_frequencies
+from cryopick.ranking.checks import relion_round, require_positive, square_image
 
 #: Pixel size (Å) of the image the image features are computed on.
 UNIFORM_PIXEL_ANGSTROM = 4.0
@@ -46,28 +39,6 @@ THRESHOLD_FRACTION = 0.05
 GRANULO_RADII_PX = (1, 2, 3, 4, 5, 6)
 #: RELION refuses granulometry on images smaller than this (px).
 MIN_GRANULO_SIZE_PX = 15
-#: Classes with this many particles or fewer get no features (score −999).
-MIN_CLASS_PARTICLES = 10
-#: Accuracies above this are "not estimated" in model.star.
-UNKNOWN_ACCURACY = 99.0
-#: Classes with at most this many particles and unknown accuracies get :data:`SMALL_CLASS_ACCURACY`.
-SMALL_CLASS_PARTICLES = 100
-#: (rotation in degrees, translation in Å) for such classes.
-SMALL_CLASS_ACCURACY = (5.0, 8.0)
-#: Side (px) of the network's image.
-CNN_IMAGE_PX = 64
-#: Length of the network's feature vector.
-N_FEATURES = 24
-#: Mean and standard deviation of features 0–20 in RELION's training set (relion_spec.md §5.4).
-FIXED_MEAN = np.array([4.352, 3.871, 0.001, 0.061, -0.199, 0.424, 0.744, -0.380, 0.292, 0.024, 0.047, 0.116, 0.638,
-                       -1.112, 2.990, 837.576, 726.097, 602.175, 483.469, 328.014, 196.059])
-FIXED_STD = np.array([4.759, 3.019, 0.002, 0.088, 0.283, 0.629, 0.585, 0.378, 0.485, 0.075, 0.075, 0.182, 0.429,
-                      1.087, 1.758, 1958.823, 2845.330, 3605.858, 4001.972, 4399.578, 4709.751])
-#: A within-job standard deviation below this z-scores its feature to 0.
-MIN_JOB_STDDEV = 1e-10
-
-FIXED_MEAN.setflags(write=False)
-FIXED_STD.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -184,84 +155,6 @@ class ClassImageFeatures:
     granulo: tuple[float, ...]
 
 
-@dataclass(frozen=True)
-class ModelClass:
-    """What model.star says about one class: its ``model_classes`` row and ``model_class_<k>`` table.
-
-    Attributes
-    ----------
-    class_distribution : float
-        rlnClassDistribution.
-    estimated_resolution_angstrom : float
-        rlnEstimatedResolution (≤ 0 when unknown).
-    accuracy_rotation_deg, accuracy_translation_angstrom : float
-        rlnAccuracyRotations, rlnAccuracyTranslationsAngst (> 99 when not estimated).
-    ssnr : ndarray, shape (n_shells,), optional
-        rlnSsnrMap per shell, for the resolution fallback.
-    shell_resolution_angstrom : ndarray, shape (n_shells,), optional
-        rlnAngstromResolution per shell, for the resolution fallback.
-    """
-
-    class_distribution: float
-    estimated_resolution_angstrom: float
-    accuracy_rotation_deg: float
-    accuracy_translation_angstrom: float
-    ssnr: np.ndarray | None = None
-    shell_resolution_angstrom: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class ClassModelFeatures:
-    """The class-level features of one class.
-
-    Attributes
-    ----------
-    particle_nr : float
-        rlnClassDistribution · number of particles (not rounded).
-    estimated_resolution_angstrom : float
-    weighted_resolution : float
-        (1/resolution²)/ln(particle_nr), in 1/Å².
-    relative_resolution : float
-        Resolution / box side in Å.
-    accuracy_rotation_deg, accuracy_translation_angstrom : float
-    """
-
-    particle_nr: float
-    estimated_resolution_angstrom: float
-    weighted_resolution: float
-    relative_resolution: float
-    accuracy_rotation_deg: float
-    accuracy_translation_angstrom: float
-
-
-@dataclass(frozen=True)
-class ClassFeatures:
-    """Everything the network's feature vector is made of, for one class."""
-
-    model: ClassModelFeatures
-    image: ClassImageFeatures
-
-
-# ---------------------------------------------------------------- checks and geometry
-
-
-def _square_image(image: np.ndarray) -> np.ndarray:
-    """``image`` as float64, or BadInputError if it is not a non-empty square 2D array."""
-    a = np.asarray(image, dtype=np.float64)
-    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
-        raise BadInputError(f"a class average must be a square 2D image, got an array of shape {a.shape}")
-    return a
-
-
-def _require_positive(name: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise BadInputError(f"{name} must be a positive number, got {value}")
-
-
-def _relion_round(x: float) -> int:
-    return int(round_half_away(x))
-
-
 def squared_radii(size_px: int) -> np.ndarray:
     """Squared integer distance of each pixel from the centre pixel (S//2, S//2).
 
@@ -284,7 +177,7 @@ def rescaled_size(box_px: int, pixel_size_angstrom: float, target_angstrom: floa
     BadInputError
         The box would shrink to nothing.
     """
-    size = _relion_round(box_px * pixel_size_angstrom / target_angstrom)
+    size = relion_round(box_px * pixel_size_angstrom / target_angstrom)
     size -= size % 2
     if size < 2:
         raise BadInputError(
@@ -310,16 +203,16 @@ def rescale_to_pixel_size(image: np.ndarray, pixel_size_angstrom: float,
     ndarray, shape (S, S), float64
         S = :func:`rescaled_size` (B, apix, target).
     """
-    img = _square_image(image)
-    _require_positive("the pixel size", pixel_size_angstrom)
-    _require_positive("the target pixel size", target_angstrom)
+    img = square_image(image)
+    require_positive("the pixel size", pixel_size_angstrom)
+    require_positive("the target pixel size", target_angstrom)
     return resize_real(img, rescaled_size(img.shape[0], pixel_size_angstrom, target_angstrom))
 
 
 def mask_radius_px(size_px: int, diameter_angstrom: float,
                    pixel_size_angstrom: float = UNIFORM_PIXEL_ANGSTROM) -> float:
     """R = min(S/2, D/(2·apix)): the particle's radius in pixels, at most half the box."""
-    _require_positive("the particle diameter", diameter_angstrom)
+    require_positive("the particle diameter", diameter_angstrom)
     return min(size_px / 2.0, diameter_angstrom / (2.0 * pixel_size_angstrom))
 
 
@@ -367,7 +260,7 @@ def ring_moments(image: np.ndarray, radius_px: float, radius_ratio: float = RADI
     radius_ratio : float
         Inner radius / R.
     """
-    img = _square_image(image)
+    img = square_image(image)
     r2 = squared_radii(img.shape[0])
     inner = radius_ratio * radius_px
     ring = (r2 >= inner * inner) & (r2 <= radius_px * radius_px)
@@ -390,10 +283,10 @@ def lowpass_filter(image: np.ndarray, pixel_size_angstrom: float,
     -------
     ndarray, shape (S, S), float64
     """
-    img = _square_image(image)
-    _require_positive("the low-pass resolution", resolution_angstrom)
+    img = square_image(image)
+    require_positive("the low-pass resolution", resolution_angstrom)
     size = img.shape[0]
-    shell = _relion_round(size * pixel_size_angstrom / resolution_angstrom)
+    shell = relion_round(size * pixel_size_angstrom / resolution_angstrom)
     half = LOWPASS_EDGE_SHELLS // 2
     low, high = max(0.0, shell - half), float(shell + half)
     ky = row_frequencies(size)[:, None]
@@ -433,7 +326,7 @@ def solvent_masks(lowpassed: np.ndarray, threshold: float, radius_px: float) -> 
     -------
     SolventMasks
     """
-    img = _square_image(lowpassed)
+    img = square_image(lowpassed)
     r2 = squared_radii(img.shape[0])
     disc = r2 <= radius_px * radius_px
     central = r2 <= 0.36 * radius_px * radius_px
@@ -460,7 +353,7 @@ def edge_signal(protein: np.ndarray, radius_px: float) -> float:
     """
     mask = np.asarray(protein, dtype=bool)
     rounded = round_half_away(np.sqrt(squared_radii(mask.shape[0])))
-    edge = rounded == _relion_round(radius_px)
+    edge = rounded == relion_round(radius_px)
     n_edge = int(np.count_nonzero(edge))
     return float(np.count_nonzero(mask & edge)) / n_edge if n_edge else 0.0
 
@@ -490,7 +383,7 @@ def granulometry(image: np.ndarray, radii_px: Sequence[int] = GRANULO_RADII_PX) 
     -------
     ndarray, shape (len(radii_px),), float64
     """
-    img = _square_image(image)
+    img = square_image(image)
     if img.shape[0] < MIN_GRANULO_SIZE_PX:
         raise BadInputError(
             f"granulometry needs an image of at least {MIN_GRANULO_SIZE_PX} px at 4 Å/px, got {img.shape[0]} px "
@@ -555,222 +448,3 @@ def class_image_features(image: np.ndarray, pixel_size_angstrom: float, diameter
         edge_signal=edge_signal(masks.protein, radius),
         granulo=tuple(float(s) for s in granulometry(img)),
     )
-
-
-# ---------------------------------------------------------------- class-level features
-
-
-def particle_count(class_distribution: float, n_particles: int) -> float:
-    """RELION's particle number of a class: rlnClassDistribution · number of particles."""
-    return class_distribution * n_particles
-
-
-def is_ranked(particle_nr: float) -> bool:
-    """Whether a class gets features and a score (more than 10 particles); others score −999."""
-    return particle_nr > MIN_CLASS_PARTICLES
-
-
-def estimated_resolution(cls: ModelClass, pixel_size_angstrom: float) -> float:
-    """The class's resolution in Å: rlnEstimatedResolution, or a fallback when it is ≤ 0.
-
-    The fallback (RELION's ``findResolution``) scans the shells from 1 upwards and takes the
-    resolution of the shell *before* the first one with SSNR < 1; if SSNR never drops below 1
-    (or the table is missing) it is 2·apix (Nyquist).
-    """
-    if cls.estimated_resolution_angstrom > 0:
-        return float(cls.estimated_resolution_angstrom)
-    if cls.ssnr is not None and cls.shell_resolution_angstrom is not None:
-        ssnr = np.asarray(cls.ssnr, dtype=np.float64)
-        below = np.flatnonzero(ssnr[1:] < 1.0)
-        if below.size:
-            return float(np.asarray(cls.shell_resolution_angstrom, dtype=np.float64)[below[0]])
-    return 2.0 * pixel_size_angstrom
-
-
-def class_accuracies(cls: ModelClass, particle_nr: float,
-                     reestimated: tuple[float, float] | None = None) -> tuple[float, float]:
-    """(rotation in degrees, translation in Å) accuracies of a class.
-
-    model.star's values, unless either is above 99 (not estimated): then 5° and 8 Å for a
-    class of at most 100 particles. For a larger class RELION re-estimates both from 100 of
-    its particles; that is not done here: pass the result as ``reestimated``.
-
-    Raises
-    ------
-    NotImplementedError
-        The accuracies need re-estimating and ``reestimated`` is None.
-    """
-    rotation, translation = cls.accuracy_rotation_deg, cls.accuracy_translation_angstrom
-    if rotation <= UNKNOWN_ACCURACY and translation <= UNKNOWN_ACCURACY:
-        return float(rotation), float(translation)
-    if particle_nr <= SMALL_CLASS_PARTICLES:
-        return SMALL_CLASS_ACCURACY
-    if reestimated is None:
-        raise NotImplementedError(
-            f"a class of {particle_nr:.0f} particles has no estimated accuracies in model.star "
-            f"(rotation {rotation}, translation {translation}); RELION re-estimates them from 100 of its "
-            "particles, which cryopick does not do yet"
-        )
-    return float(reestimated[0]), float(reestimated[1])
-
-
-def class_model_features(cls: ModelClass, n_particles: int, box_px: int, pixel_size_angstrom: float,
-                         reestimated_accuracies: tuple[float, float] | None = None) -> ClassModelFeatures:
-    """The class-level features of one class (relion_spec.md §5.3, "Class-level").
-
-    Parameters
-    ----------
-    cls : ModelClass
-    n_particles : int
-        Number of particles in the job's data.star.
-    box_px, pixel_size_angstrom : int, float
-        Class-average box side and pixel size (rlnOriginalImageSize, rlnPixelSize).
-    reestimated_accuracies : (float, float), optional
-        See :func:`class_accuracies`.
-
-    Raises
-    ------
-    BadInputError
-        The class has 10 particles or fewer (RELION gives it no features).
-    """
-    _require_positive("the pixel size", pixel_size_angstrom)
-    particle_nr = particle_count(cls.class_distribution, n_particles)
-    if not is_ranked(particle_nr):
-        raise BadInputError(
-            f"a class of {particle_nr:.1f} particles is not ranked (RELION needs more than {MIN_CLASS_PARTICLES})"
-        )
-    resolution = estimated_resolution(cls, pixel_size_angstrom)
-    rotation, translation = class_accuracies(cls, particle_nr, reestimated_accuracies)
-    return ClassModelFeatures(
-        particle_nr=particle_nr,
-        estimated_resolution_angstrom=resolution,
-        weighted_resolution=(1.0 / (resolution * resolution)) / math.log(particle_nr),
-        relative_resolution=resolution / (box_px * pixel_size_angstrom),
-        accuracy_rotation_deg=rotation,
-        accuracy_translation_angstrom=translation,
-    )
-
-
-# ---------------------------------------------------------------- network inputs
-
-
-def raw_features(features: ClassFeatures) -> np.ndarray:
-    """The 24 network features of one class before z-scoring, in RELION's order (relion_spec.md §5.4).
-
-    Returns
-    -------
-    ndarray, shape (24,), float64
-        0–1 accuracies (rotation, translation), 2 weighted and 3 relative resolution, 4–5 ring
-        mean and std, 6 protein std, 7–8 solvent mean and std, 9 scattered signal, 10 edge
-        signal, 11–14 low-pass mean, std, min, max, 15–20 granulometry, 21 protein sum,
-        22 solvent sum, 23 relative signal intensity.
-    """
-    m, im = features.model, features.image
-    return np.array([
-        m.accuracy_rotation_deg, m.accuracy_translation_angstrom, m.weighted_resolution, m.relative_resolution,
-        im.ring.mean, im.ring.stddev, im.protein.stddev, im.solvent.mean, im.solvent.stddev,
-        im.scattered_signal, im.edge_signal,
-        im.lowpass.mean, im.lowpass.stddev, im.lowpass.min, im.lowpass.max,
-        *im.granulo,
-        im.protein.sum, im.solvent.sum, im.relative_signal_intensity,
-    ], dtype=np.float64)
-
-
-def normalise_features(raw: np.ndarray) -> np.ndarray:
-    """Z-score the raw features of all ranked classes of a job (RELION's ``toNormalizedVector``).
-
-    Features 0–20 use the fixed constants :data:`FIXED_MEAN`, :data:`FIXED_STD`; 21–23 use
-    the mean and population std of the job's classes (a std below 1e-10 gives 0).
-
-    Parameters
-    ----------
-    raw : ndarray, shape (n, 24)
-
-    Returns
-    -------
-    ndarray, shape (n, 24), float32
-    """
-    raw = np.asarray(raw, dtype=np.float64)
-    if raw.ndim != 2 or raw.shape[1] != N_FEATURES:
-        raise BadInputError(f"raw features must have shape (n, {N_FEATURES}), got {raw.shape}")
-    out = np.zeros_like(raw)
-    fixed = len(FIXED_MEAN)
-    out[:, :fixed] = (raw[:, :fixed] - FIXED_MEAN) / FIXED_STD
-    if len(raw):
-        local = raw[:, fixed:]
-        mean, std = local.mean(axis=0), local.std(axis=0)
-        ok = std >= MIN_JOB_STDDEV
-        out[:, fixed:] = np.where(ok, (local - mean) / np.where(ok, std, 1.0), 0.0)
-    return out.astype(np.float32)
-
-
-def feature_vector(classes: Sequence[ClassFeatures]) -> np.ndarray:
-    """The network's feature input for all ranked classes of a job.
-
-    Parameters
-    ----------
-    classes : sequence of ClassFeatures
-        Every class of the job with more than 10 particles, in class order.
-
-    Returns
-    -------
-    ndarray, shape (n, 24), float32
-        RELION's ``features.npy``.
-    """
-    raw = np.array([raw_features(c) for c in classes], dtype=np.float64).reshape(-1, N_FEATURES)
-    return normalise_features(raw)
-
-
-def cnn_window_px(pixel_size_angstrom: float, diameter_angstrom: float) -> int:
-    """Side of the window around the particle: CEIL(D/apix) + 1, plus 1 if odd."""
-    _require_positive("the pixel size", pixel_size_angstrom)
-    _require_positive("the particle diameter", diameter_angstrom)
-    width = math.ceil(diameter_angstrom / pixel_size_angstrom) + 1
-    return width + width % 2
-
-
-def centre_window(image: np.ndarray, size_px: int) -> np.ndarray:
-    """Crop or zero-pad a square image to ``size_px``, keeping the centre pixel at the centre.
-
-    Parameters
-    ----------
-    image : ndarray, shape (B, B)
-    size_px : int
-
-    Returns
-    -------
-    ndarray, shape (size_px, size_px), float64
-        Pixel (i, j) is ``image[i − size_px//2 + B//2, j − size_px//2 + B//2]``, 0 outside ``image``.
-    """
-    img = _square_image(image)
-    box = img.shape[0]
-    out = np.zeros((size_px, size_px))
-    shift = box // 2 - size_px // 2  # input index = output index + shift
-    lo, hi = max(0, -shift), min(size_px, box - shift)
-    out[lo:hi, lo:hi] = img[lo + shift:hi + shift, lo + shift:hi + shift]
-    return out
-
-
-def cnn_image(image: np.ndarray, pixel_size_angstrom: float, diameter_angstrom: float) -> np.ndarray:
-    """The network's image of a class average (relion_spec.md §5.3, last bullet).
-
-    The average at its own pixel size, windowed around its centre to
-    :func:`cnn_window_px` (zero-padded where the window leaves the box) and Fourier-resized
-    to 64×64; the grey values are not normalised.
-
-    Parameters
-    ----------
-    image : ndarray, shape (B, B)
-        The class average, not rescaled.
-    pixel_size_angstrom : float
-        Its pixel size.
-    diameter_angstrom : float
-        Particle (mask) diameter D.
-
-    Returns
-    -------
-    ndarray, shape (64, 64), float32
-        One image of RELION's ``images.npy``.
-    """
-    window = centre_window(image, cnn_window_px(pixel_size_angstrom, diameter_angstrom))
-    return resize_real(window, CNN_IMAGE_PX).astype(np.float32)
