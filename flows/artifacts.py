@@ -1,4 +1,4 @@
-"""Prefect artifacts for jobs: a table per job, picks on a micrograph, a montage of particles, a class gallery.
+"""Prefect artifacts for jobs: one card per job (counts, parameters, outputs, pictures) and the pictures.
 
 Pictures are written as PNG into the job directory (so they stay with the project) and
 published as Markdown artifacts with a small JPEG copy embedded as a base64 data URI (the
@@ -39,37 +39,57 @@ def artifact_key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "job"
 
 
-def job_table(step: str, result: Mapping[str, Any], cached: bool = False) -> list[dict[str, str]]:
-    """Rows ``{"field", "value"}`` describing a job result."""
-    rows = [{"field": "step", "value": step}, {"field": "job directory", "value": result.get("job_dir", "")}]
-    if cached:
-        rows.append({"field": "cached", "value": "yes (inputs, parameters and code unchanged)"})
-    rows += [{"field": k, "value": str(v)} for k, v in result.get("counts", {}).items()]
-    rows += [{"field": k, "value": f"{v:.4g}"} for k, v in result.get("summary", {}).items()]
-    rows += [{"field": "output", "value": f"{p} ({label})"} for p, label in result.get("output_nodes", [])]
+def _md_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table (cells with ``|`` escaped)."""
+    def cell(v: Any) -> str:
+        text = f"{v:.4g}" if isinstance(v, float) else str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def job_card(step: str, result: Mapping[str, Any], params: Mapping[str, Any], pictures: list[tuple[str, Path]],
+             project_root: Path) -> str:
+    """A job's card (Markdown): where it ran, its counts and summary as columns, its parameters,
+    outputs, failed items, and its pictures (small inline JPEG copies with the PNG's path).
+
+    Parameters
+    ----------
+    pictures : list of (caption, png path)
+    """
+    job_dir = result.get("job_dir", "")
+    parts = [f"## {step}: `{job_dir}`"]
+    counts = result.get("counts", {})
+    if counts:
+        parts.append(_md_table(list(counts), [list(counts.values())]))
+    summary = result.get("summary", {})
+    if summary:
+        parts.append(_md_table(list(summary), [list(summary.values())]))
+    for caption, png in pictures:
+        data = base64.b64encode(inline_jpeg(png)).decode()
+        rel = os.path.relpath(png, project_root)
+        parts.append(f"**{caption}**\n\n![{caption}](data:image/jpeg;base64,{data})\n\n`{rel}` (in `{project_root}`)")
+    if params:
+        parts.append("**Parameters**\n\n" + _md_table(["parameter", "value"], [[k, v] for k, v in params.items()]))
+    nodes = result.get("output_nodes", [])
+    if nodes:
+        parts.append("**Outputs**\n\n" + "\n".join(f"- `{p}` ({label})" for p, label in nodes))
     failures = result.get("failures", {})
     if failures:
-        rows.append({"field": "failed items", "value": str(len(failures))})
-        rows += [{"field": f"failed: {k}", "value": v} for k, v in list(failures.items())[:20]]
-    return rows
+        listed = list(failures.items())[:20]
+        parts.append(f"**{len(failures)} failed items**\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in listed))
+    return "\n\n".join(parts) + "\n"
 
 
-def publish_job_table(step: str, result: Mapping[str, Any]) -> None:
-    from prefect.artifacts import create_table_artifact
-
-    create_table_artifact(
-        key=artifact_key(step), table=job_table(step, result), description=f"{step}: {result.get('job_dir', '')}"
-    )
-
-
-def publish_png(step: str, suffix: str, png_path: Path, project_root: Path, caption: str) -> None:
-    """Publish a PNG as a Markdown artifact (embedded image + path)."""
+def publish_card(step: str, result: Mapping[str, Any], params: Mapping[str, Any], pictures: list[tuple[str, Path]],
+                 project_root: Path) -> None:
+    """Publish a job's card as one Markdown artifact keyed by the step."""
     from prefect.artifacts import create_markdown_artifact
 
-    data = base64.b64encode(inline_jpeg(png_path)).decode()
-    rel = os.path.relpath(png_path, project_root)
-    md = f"### {step}: {caption}\n\n![{caption}](data:image/jpeg;base64,{data})\n\nFile: `{rel}` (in `{project_root}`)\n"
-    create_markdown_artifact(key=artifact_key(f"{step}-{suffix}"), markdown=md, description=caption)
+    create_markdown_artifact(key=artifact_key(step), markdown=job_card(step, result, params, pictures, project_root),
+                             description=f"{step}: {result.get('job_dir', '')}")
 
 
 def inline_jpeg(png_path: Path) -> bytes:

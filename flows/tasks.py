@@ -165,36 +165,36 @@ def run_step(step: FlowStep, project: ProjectRef, files: dict[str, str], params:
 
 
 def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseModel) -> None:
+    """The job's card: its figures drawn (a picture must never fail a finished job), then one artifact."""
     logger = get_run_logger()
-    artifacts.publish_job_table(step.title, result)
     job_dir = root / result["job_dir"]
+    pictures: list[tuple[str, Path]] = []
     try:
         coords = node(result, "MicrographsCoords", required=False)
         curves = [f for f in result.get("figures", []) if f.endswith("training_curves.png")]
         if curves:
             test = result.get("summary", {})
-            artifacts.publish_png(step.title, "training", root / curves[0], root,
-                                  f"Topaz training curves (last epoch: held-out AUPRC {test.get('test_auprc', float('nan')):.3f})")
+            pictures.append((f"Topaz training curves (last epoch: held-out AUPRC {test.get('test_auprc', float('nan')):.3f})",
+                             root / curves[0]))
         elif coords and step.spec.job_type == "AutoPick":
             diameter = float(getattr(params, "diameter_max_angstrom", getattr(params, "particle_diameter_angstrom", 180.0)))
             png = job_dir / "picks_by_fom.png"
             mic = artifacts.picks_figure(root, coords, png, diameter)
             if mic:
-                artifacts.publish_png(step.title, "picks", png, root, f"picks on {Path(mic).name}, coloured by FOM (blue high, red low)")
+                pictures.append((f"picks on {Path(mic).name}, coloured by FOM (blue high, red low)", png))
         particles = node(result, "ParticlesData", required=False)
         if particles and step.spec.job_type == "Extract":
             png = job_dir / "particles_montage.png"
             if artifacts.particles_montage(root, particles, png):
-                n = result.get("counts", {}).get("particles", "?")
-                artifacts.publish_png(step.title, "particles", png, root, f"{n} particles extracted")
+                pictures.append((f"{result.get('counts', {}).get('particles', '?')} particles extracted", png))
         if particles and step.spec.job_type == "Class2D":
             model = node(result, "ProcessData", "_optimiser.star").replace("_optimiser.star", "_model.star")
             png = job_dir / "class_gallery_counts.png"
             if artifacts.class_gallery(root, particles, model, png):
-                artifacts.publish_png(step.title, "classes", png, root,
-                                      "class averages by class distribution, particle count under each")
+                pictures.append(("class averages by class distribution, particle count under each", png))
     except Exception as exc:  # a picture must never fail a finished job
         logger.warning("%s: could not draw the job's figure: %s", step.title, exc)
+    artifacts.publish_card(step.title, result, params.model_dump(), pictures, root)
 
 
 def node(result: dict[str, Any], label_prefix: str, suffix: str = "", required: bool = True) -> str:

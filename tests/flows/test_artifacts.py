@@ -116,3 +116,26 @@ def test_pictures_are_embedded_as_small_jpeg_copies(tmp_path):
     with Image.open(io.BytesIO(jpeg)) as im:
         assert im.format == "JPEG" and im.width == INLINE_MAX_PX and abs(im.height - 444 * INLINE_MAX_PX / 540) <= 1
     assert len(jpeg) < 0.5 * png.stat().st_size
+
+
+def test_job_card_has_counts_as_columns_parameters_outputs_and_small_pictures(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from cryopick.flows.artifacts import job_card
+
+    png = tmp_path / "AutoPick/job005/picks_by_fom.png"
+    png.parent.mkdir(parents=True)
+    Image.fromarray((np.random.default_rng(1).random((300, 700, 3)) * 255).astype(np.uint8)).save(png)
+    result = {"job_dir": "AutoPick/job005/", "counts": {"micrographs": 3, "picks": 120},
+              "summary": {"mean_fom": 1.23456}, "output_nodes": [["AutoPick/job005/autopick.star", "MicrographsCoords"]],
+              "failures": {"mic_9.mrc": "truncated"}}
+    card = job_card("LoG picking", result, {"threshold_stddev": 0.5, "particles_white": False},
+                    [("picks on mic_001.mrc", png)], tmp_path)
+    assert card.startswith("## LoG picking: `AutoPick/job005/`")
+    assert "| micrographs | picks |\n|---|---|\n| 3 | 120 |" in card
+    assert "| mean_fom |\n|---|\n| 1.235 |" in card
+    assert "| threshold_stddev | 0.5 |" in card and "| particles_white | False |" in card
+    assert "- `AutoPick/job005/autopick.star` (MicrographsCoords)" in card and "- `mic_9.mrc`: truncated" in card
+    assert card.count("data:image/jpeg;base64,") == 1 and "`AutoPick/job005/picks_by_fom.png`" in card
+    assert len(card) < png.stat().st_size  # the picture is a small copy, not the PNG

@@ -79,9 +79,11 @@ def test_unimplemented_step_stops_the_flow_with_a_clear_message(services, servic
     assert classes["state"] == "Completed" and classes["job_dir"] == "Class2D/job007/"
     assert (root / "Class2D/job007/run_it001_optimiser.star").exists()
     assert (root / "Class2D/job007/class_gallery.png").stat().st_size > 0
-    mine = [a for a in _artifacts("class2d-classes") if f"(in `{root}`)" in a.data]
-    assert len(mine) == 1 and mine[0].type == "markdown" and "particle count under each" in mine[0].description
-    assert "data:image/png;base64," in mine[0].data and "`Class2D/job007/class_gallery_counts.png`" in mine[0].data
+    mine = [a for a in _artifacts("class2d") if f"(in `{root}`)" in a.data]  # the job's card
+    assert len(mine) == 1 and mine[0].type == "markdown" and mine[0].description == "Class2D: Class2D/job007/"
+    card = mine[0].data
+    assert "particle count under each" in card and "data:image/jpeg;base64," in card
+    assert "`Class2D/job007/class_gallery_counts.png`" in card and "| nr_classes | 2 |" in card
     # nothing faked: no Select job directory for the ranker, and its number is free again
     assert not (root / "Select/job008").exists()
     assert read_pipeline(root).job_counter == max(existing_job_numbers(root)) + 1
