@@ -31,7 +31,6 @@ _MAX_DISPLAY_PX = 512
 #: Width limit (px) and JPEG quality of the copy of a picture embedded in an artifact.
 INLINE_MAX_PX = 480
 INLINE_JPEG_QUALITY = 70
-_FIGURE_CANDIDATES = 20
 
 
 def artifact_key(text: str) -> str:
@@ -170,64 +169,83 @@ def _line_count(path: Path) -> int:
         return 0
 
 
-def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Path, diameter_angstrom: float) -> str | None:
-    """Draw one micrograph of a coordinate list with its picks coloured by figure of merit.
+def rank_micrographs(picks_by_mic: Mapping[str, Mapping[str, np.ndarray]]) -> list[str]:
+    """The best, median and worst micrograph with picks, by the mean figure of merit of their picks
+    (distinct names; fewer when fewer micrographs have picks)."""
+    scored = [(float(np.mean(c.get("rlnAutopickFigureOfMerit", np.zeros(len(c["rlnCoordinateX"]))))), k, m)
+              for k, (m, c) in enumerate(picks_by_mic.items()) if len(c["rlnCoordinateX"])]
+    if not scored:
+        return []
+    order = [m for _, _, m in sorted(scored, key=lambda t: (-t[0], t[1]))]
+    return list(dict.fromkeys([order[0], order[len(order) // 2], order[-1]]))
 
-    Blue = high FOM, red = low FOM (as in the RELION tutorial). Shows the micrograph with the
-    most picks among the first ``_FIGURE_CANDIDATES`` of the list (ranked by the coordinate
-    file's line count), block-averaged to at most 512 px, the picks drawn as one collection
-    of circles. Returns the micrograph name, or None if none of them has picks.
-    """
-    root = Path(project_root)
-    listing = read_coordinate_list(root / coords_star)
-    candidates = list(zip(listing["rlnMicrographName"], listing["rlnMicrographCoordinates"]))[:_FIGURE_CANDIDATES]
-    ranked = sorted(((_line_count(root / str(c)), k) for k, (_m, c) in enumerate(candidates)), key=lambda t: (-t[0], t[1]))
-    best = None
-    for lines, k in ranked:
-        if lines == 0:
-            break
-        picks = read_coordinates(root / str(candidates[k][1]))
-        if len(picks["rlnCoordinateX"]):
-            best = (str(candidates[k][0]), picks)
-            break
-    if best is None:
-        return None
-    mic, picks = best
-    plt = _pyplot()
-    from matplotlib.cm import ScalarMappable
+
+def _draw_picks(ax, root: Path, mic: str, cols: Mapping[str, np.ndarray], diameter_angstrom: float, norm, cmap,
+                label: str) -> None:
     from matplotlib.collections import EllipseCollection
-    from matplotlib.colors import Normalize
 
     image, factor = _bin_for_display(read_mrc(root / mic))
     apix = read_header(root / mic).pixel_size_angstrom or 1.0
     # robust grey range: ice contamination and carbon must not wash out the particles
     med = float(np.median(image))
     spread = 1.4826 * float(np.median(np.abs(image - med))) or float(image.std()) or 1.0
-    lo, hi = med - 3.0 * spread, med + 3.0 * spread
-    width_in, title_in = 6.0, 0.3
-    image_in = 0.78 * width_in * image.shape[0] / image.shape[1]  # the image takes 78 % of the width
-    height_in = image_in + title_in + 0.1
-    fig = plt.figure(figsize=(width_in, height_in), dpi=90)
-    ax = fig.add_axes((0.02, 0.05 / height_in, 0.78, image_in / height_in))  # fixed layout: no tight_layout pass
-    cax = fig.add_axes((0.83, 0.05 / height_in + 0.1 * image_in / height_in, 0.025, 0.8 * image_in / height_in))
-    ax.imshow(image, cmap="gray", vmin=lo, vmax=hi, origin="upper", interpolation="nearest")
-    n_picks = len(picks["rlnCoordinateX"])
-    fom = np.asarray(picks.get("rlnAutopickFigureOfMerit", np.zeros(n_picks)), dtype=float)
-    xy = np.column_stack([np.asarray(picks["rlnCoordinateX"], float), np.asarray(picks["rlnCoordinateY"], float)]) / factor
+    ax.imshow(image, cmap="gray", vmin=med - 3.0 * spread, vmax=med + 3.0 * spread, origin="upper",
+              interpolation="nearest")
+    n = len(cols["rlnCoordinateX"])
+    fom = np.asarray(cols.get("rlnAutopickFigureOfMerit", np.zeros(n)), dtype=float)
+    xy = np.column_stack([np.asarray(cols["rlnCoordinateX"], float), np.asarray(cols["rlnCoordinateY"], float)]) / factor
     diameter = diameter_angstrom / apix / factor
-    cmap = plt.get_cmap("RdYlBu")  # low -> red, high -> blue
-    norm = Normalize(vmin=float(fom.min()), vmax=float(fom.max()) if fom.max() > fom.min() else float(fom.min()) + 1)
-    circles = EllipseCollection(
+    ax.add_collection(EllipseCollection(
         widths=diameter, heights=diameter, angles=0.0, units="xy", offsets=xy, offset_transform=ax.transData,
-        facecolors="none", edgecolors=cmap(norm(fom)), linewidths=1.2,
-    )
-    ax.add_collection(circles, autolim=False)
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax, label="figure of merit")
-    ax.set_title(f"{Path(mic).name}: {n_picks} picks", fontsize=9)
+        facecolors="none", edgecolors=cmap(norm(fom)), linewidths=1.0,
+    ), autolim=False)
+    ax.set_title(f"{label}: {Path(mic).name}\n{n} picks, mean FOM {fom.mean():.3g}", fontsize=8)
     ax.set_axis_off()
+
+
+def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Path, diameter_angstrom: float) -> list[str] | None:
+    """A picking job at a glance: picks on the best, median and worst micrograph (by mean FOM),
+    circles coloured by figure of merit on one scale (blue high, red low, as in the RELION
+    tutorial), and histograms of the FOMs and of the picks per micrograph.
+
+    Returns the micrographs drawn (best, median, worst), or None if no micrograph has picks.
+    """
+    root = Path(project_root)
+    listing = read_coordinate_list(root / coords_star)
+    picks = {str(m): read_coordinates(root / str(c))
+             for m, c in zip(listing["rlnMicrographName"], listing["rlnMicrographCoordinates"])}
+    shown = rank_micrographs(picks)
+    if not shown:
+        return None
+    plt = _pyplot()
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    counts = np.array([len(c["rlnCoordinateX"]) for c in picks.values()])
+    foms = np.concatenate([np.asarray(c.get("rlnAutopickFigureOfMerit", np.zeros(len(c["rlnCoordinateX"]))), float)
+                           for c in picks.values()])
+    cmap = plt.get_cmap("RdYlBu")  # low -> red, high -> blue
+    lo, hi = float(foms.min()), float(foms.max())
+    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+    fig = plt.figure(figsize=(9.0, 5.6), dpi=80)
+    grid = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 0.06], height_ratios=[1.5, 1], hspace=0.35, wspace=0.08)
+    for k, (mic, label) in enumerate(zip(shown, ("best", "median", "worst"))):
+        _draw_picks(fig.add_subplot(grid[0, k]), root, mic, picks[mic], diameter_angstrom, norm, cmap, label)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=fig.add_subplot(grid[0, 3]), label="figure of merit")
+    ax = fig.add_subplot(grid[1, :2])
+    ax.hist(foms, bins=40, color="#4575b4")
+    ax.set_xlabel("figure of merit", fontsize=8)
+    ax.set_ylabel("picks", fontsize=8)
+    ax.set_title(f"{len(foms)} picks on {len(picks)} micrographs", fontsize=8)
+    ax = fig.add_subplot(grid[1, 2:])
+    ax.hist(counts, bins=min(30, max(5, len(counts))), color="#999999")
+    ax.set_xlabel("picks per micrograph", fontsize=8)
+    ax.set_ylabel("micrographs", fontsize=8)
+    for a in fig.axes:
+        a.tick_params(labelsize=7)
     _save(fig, out_png)
     plt.close(fig)
-    return mic
+    return shown
 
 
 def montage(images: np.ndarray, cols: int, gap_px: int = 2) -> np.ndarray:

@@ -179,9 +179,9 @@ def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseMod
         elif coords and step.spec.job_type == "AutoPick":
             diameter = float(getattr(params, "diameter_max_angstrom", getattr(params, "particle_diameter_angstrom", 180.0)))
             png = job_dir / "picks_by_fom.png"
-            mic = artifacts.picks_figure(root, coords, png, diameter)
-            if mic:
-                pictures.append((f"picks on {Path(mic).name}, coloured by FOM (blue high, red low)", png))
+            if artifacts.picks_figure(root, coords, png, diameter):
+                pictures.append(("picks on the best, median and worst micrograph (by mean FOM), coloured by FOM "
+                                 "(blue high, red low); FOM and picks-per-micrograph histograms", png))
         particles = node(result, "ParticlesData", required=False)
         if particles and step.spec.job_type == "Extract":
             png = job_dir / "particles_montage.png"

@@ -36,7 +36,7 @@ def test_montage_places_each_scaled_image_in_reading_order_with_white_gaps():
     assert np.all(out[6:, 16:] == 1.0)  # the sixth slot is empty
 
 
-def _project_with_picks(root: Path, picks_per_mic: list[int]) -> str:
+def _project_with_picks(root: Path, picks_per_mic: list[int], fom_offsets: list[float] | None = None) -> str:
     rng = np.random.default_rng(1)
     mics, coord_files = [], []
     for k, n in enumerate(picks_per_mic):
@@ -45,19 +45,29 @@ def _project_with_picks(root: Path, picks_per_mic: list[int]) -> str:
         write_mrc(root / mic, rng.normal(size=(600, 700)).astype(np.float32), 2.0)
         coord = f"AutoPick/job005/Movies/mic_{k}_autopick.star"
         (root / coord).parent.mkdir(parents=True, exist_ok=True)
-        write_coordinates(root / coord, picks_columns(rng.uniform(50, 650, n), rng.uniform(50, 550, n), rng.normal(size=n)))
+        fom = rng.normal(size=n) * 0.1 + (fom_offsets[k] if fom_offsets else 0.0)
+        write_coordinates(root / coord, picks_columns(rng.uniform(50, 650, n), rng.uniform(50, 550, n), fom))
         mics.append(mic)
         coord_files.append(coord)
     write_coordinate_list(root / "AutoPick/job005/autopick.star", mics, coord_files)
     return "AutoPick/job005/autopick.star"
 
 
-def test_picks_figure_draws_the_micrograph_with_most_picks(tmp_path):
-    coords = _project_with_picks(tmp_path, [3, 0, 12, 7])
+def test_picks_figure_shows_the_best_median_and_worst_micrograph(tmp_path):
+    coords = _project_with_picks(tmp_path, [3, 0, 12, 7, 5], fom_offsets=[0.0, 0.0, 2.0, -3.0, 1.0])
     png = tmp_path / "AutoPick/job005/picks_by_fom.png"
-    assert artifacts.picks_figure(tmp_path, coords, png, 180.0) == "MotionCorr/job002/Movies/mic_2.mrc"
+    mics = [f"MotionCorr/job002/Movies/mic_{k}.mrc" for k in (2, 4, 0, 3)]  # by mean FOM; mic_1 has no picks
+    assert artifacts.picks_figure(tmp_path, coords, png, 180.0) == [mics[0], mics[2], mics[3]]
     width, height = _png_size(png)
-    assert 400 <= width <= 600 and height > 300  # about 500 px wide, whatever the micrograph size
+    assert 650 <= width <= 800 and 400 <= height <= 500  # one picture, whatever the micrograph size
+
+
+def test_ranking_of_micrographs_by_mean_fom():
+    def cols(*fom):
+        return {"rlnCoordinateX": np.zeros(len(fom)), "rlnAutopickFigureOfMerit": np.array(fom, float)}
+
+    assert artifacts.rank_micrographs({"a": cols(1.0), "b": cols(5.0, 3.0), "c": cols()}) == ["b", "a"]
+    assert artifacts.rank_micrographs({"a": cols(1.0)}) == ["a"] and artifacts.rank_micrographs({"c": cols()}) == []
 
 
 def test_picks_figure_without_any_pick_draws_nothing(tmp_path):
