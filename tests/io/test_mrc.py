@@ -62,3 +62,14 @@ def test_other_modes_are_converted(tmp_path):
     with mrcfile.new(tmp_path / "i.mrc") as m:
         m.set_data(a)
     assert np.array_equal(read_mrc(tmp_path / "i.mrc"), a.astype(np.float32))
+
+
+def test_written_files_carry_no_timestamp(tmp_path):
+    """mrcfile labels new files with the creation time; the same data must give the same bytes."""
+    from cryopick.io.mrc import LABEL
+
+    write_mrc(tmp_path / "a.mrc", np.arange(12, dtype=np.float32).reshape(3, 4), 1.5)
+    with mrcfile.open(tmp_path / "a.mrc") as m:
+        labels = [bytes(label) for label in m.header.label]
+        assert labels[0] == LABEL and int(m.header.nlabl) == 1
+        assert not any(ch in b"0123456789" for label in labels for ch in label)

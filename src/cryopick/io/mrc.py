@@ -151,6 +151,10 @@ def read_mrc(path: str | os.PathLike, check_finite: bool = True, out: np.ndarray
     return arr
 
 
+#: The header's first label in every MRC file cryopick writes (no timestamp: same data, same bytes).
+LABEL = b"cryopick"
+
+
 def write_mrc(
     path: str | os.PathLike,
     data: np.ndarray,
@@ -183,3 +187,5 @@ def write_mrc(
                     mrc.set_image_stack()
                 mrc.voxel_size = pixel_size_angstrom
                 mrc.update_header_stats()
+                # mrcfile's default label holds the creation time; a fixed one keeps outputs byte-reproducible
+                mrc.header.label[0] = LABEL
