@@ -174,5 +174,5 @@ def test_each_service_exposes_exactly_its_stages(role):
 def test_every_stage_module_is_registered():
     modules = {p.stem for p in (REPO / "src/cryopick/stages").glob("*.py")} - {
         "__init__", "base", "fields", "registry", "presets", "extract_inputs", "class2d_inputs", "class2d_files",
-        "autopick_reports", "topaz_train_inputs"}
+        "autopick_reports", "topaz_train_inputs", "rank_inputs"}
     assert {s.module_name.rsplit(".", 1)[1] for s in STAGES} == modules
