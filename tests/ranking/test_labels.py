@@ -27,3 +27,13 @@ def test_a_good_class_is_mostly_true_particles_and_looks_like_the_particle():
     assert labels.labelled.tolist() == [True, True, True, True, False]
     strict = label_classes(fraction, ncc, LabelRule(min_true_fraction=0.9, min_ncc=0.88))
     assert strict.good.tolist() == [True, False, False, False, False]
+
+
+def test_particles_on_a_true_particle_each_claim_it_once():
+    from cryopick.ranking.labels import particles_are_true
+
+    truth = {"a.mrc": np.array([[100.0, 100.0], [300.0, 300.0]]), "b.mrc": np.zeros((0, 2))}
+    mics = np.array(["a.mrc", "a.mrc", "a.mrc", "b.mrc", "c.mrc"])
+    xy = np.array([[105, 98], [102, 101], [200, 200], [100, 100], [1, 1]], float)
+    flags = particles_are_true(mics, xy, truth, radius_px=10)
+    assert flags.sum() == 1 and flags[:2].sum() == 1 and not flags[2:].any()  # one claim per true particle

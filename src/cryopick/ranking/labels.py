@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cryopick.errors import BadInputError
+from cryopick.metrics import match_picks
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,31 @@ def true_fraction_per_class(class_numbers: np.ndarray, is_true: np.ndarray, n_cl
     true = np.bincount(k, weights=truth.astype(np.float64), minlength=n_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, true / total, np.nan)
+
+
+def particles_are_true(micrographs: np.ndarray, xy_px: np.ndarray, truth_xy_by_mic: dict[str, np.ndarray],
+                       radius_px: float) -> np.ndarray:
+    """Which particles sit on a true particle: within ``radius_px`` of one, each true particle claimed once.
+
+    Parameters
+    ----------
+    micrographs : np.ndarray, shape (N,), str
+    xy_px : np.ndarray, shape (N, 2)
+        Picked positions (x, y) in micrograph pixels.
+    truth_xy_by_mic : dict[str, np.ndarray (n, 2)]
+
+    Returns
+    -------
+    np.ndarray, shape (N,), bool
+    """
+    mics = np.asarray(micrographs).astype(str)
+    xy = np.asarray(xy_px, dtype=np.float64).reshape(-1, 2)
+    out = np.zeros(len(mics), dtype=bool)
+    for mic in np.unique(mics):
+        rows = np.flatnonzero(mics == mic)
+        truth = truth_xy_by_mic.get(str(mic), np.zeros((0, 2)))
+        out[rows] = match_picks(truth, xy[rows], np.zeros(len(rows)), radius_px) >= 0
+    return out
 
 
 def label_classes(true_fraction: np.ndarray, ncc: np.ndarray, rule: LabelRule = LabelRule()) -> ClassLabels:

@@ -43,6 +43,10 @@ class RankInputs:
     averages : np.ndarray, shape (K, box, box), float32
     particle_classes : np.ndarray, shape (N,), int64
         rlnClassNumber of every particle.
+    particle_micrographs : np.ndarray, shape (N,), str
+        rlnMicrographName ("" when the data has none).
+    particle_xy_px : np.ndarray, shape (N, 2)
+        rlnCoordinateX/Y (NaN when the data has none).
     """
 
     model_star: str
@@ -55,6 +59,8 @@ class RankInputs:
     reference_images: list[str]
     averages: np.ndarray
     particle_classes: np.ndarray
+    particle_micrographs: np.ndarray
+    particle_xy_px: np.ndarray
 
     @property
     def n_particles(self) -> int:
@@ -108,7 +114,11 @@ def read_rank_inputs(project: ProjectPaths, optimiser_rel: str) -> RankInputs:
     particle_classes = np.asarray(data["rlnClassNumber"], dtype=np.int64)
     if len(particle_classes) and (particle_classes.min() < 1 or particle_classes.max() > len(classes)):
         raise BadInputError(f"{data_rel}: class numbers outside 1..{len(classes)}")
-    return RankInputs(model_rel, data_rel, pixel, diameter, ctf, first_peak, classes, names, averages, particle_classes)
+    n = len(particle_classes)
+    mics = np.asarray(data.get("rlnMicrographName", np.full(n, "")), dtype=object).astype(str)
+    xy = np.column_stack([np.asarray(data.get(f"rlnCoordinate{a}", np.full(n, np.nan)), dtype=np.float64) for a in "XY"])
+    return RankInputs(model_rel, data_rel, pixel, diameter, ctf, first_peak, classes, names, averages, particle_classes,
+                      mics, xy)
 
 
 def _read_averages(project: ProjectPaths, names: list[str], box: int, model_path: object) -> np.ndarray:
