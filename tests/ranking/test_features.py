@@ -390,3 +390,11 @@ def test_cnn_image_is_not_normalised():
     img = 5.0 + soft_disc(20.0, 24.0)
     out = net.cnn_image(img, APIX, 4 * 63)  # window 64: the whole box
     np.testing.assert_allclose(out, img, atol=1e-5)
+
+
+def test_an_unresolved_class_gets_a_finite_resolution():
+    cls = clf.ModelClass(0.5, float("inf"), 3.0, 2.0)
+    assert clf.estimated_resolution(cls, 2.0) == clf.UNRESOLVED_ANGSTROM
+    shells = clf.ModelClass(0.5, -1.0, 3.0, 2.0, ssnr=np.array([5.0, 0.5, 0.2]),
+                            shell_resolution_angstrom=np.array([np.inf, 100.0, 50.0]))
+    assert clf.estimated_resolution(shells, 2.0) == clf.UNRESOLVED_ANGSTROM  # shell 0 is at infinite resolution

@@ -14,6 +14,8 @@ import numpy as np
 from cryopick.errors import BadInputError
 from cryopick.ranking.checks import require_positive
 
+#: Resolution (Å) given to a class with no resolved shell (RELION's "999" for unknown values).
+UNRESOLVED_ANGSTROM = 999.0
 #: Classes with this many particles or fewer get no features (score −999).
 MIN_CLASS_PARTICLES = 10
 #: Accuracies above this are "not estimated" in model.star.
@@ -89,15 +91,16 @@ def estimated_resolution(cls: ModelClass, pixel_size_angstrom: float) -> float:
 
     The fallback (RELION's ``findResolution``) scans the shells from 1 upwards and takes the
     resolution of the shell *before* the first one with SSNR < 1; if SSNR never drops below 1
-    (or the table is missing) it is 2·apix (Nyquist).
+    (or the table is missing) it is 2·apix (Nyquist). An unresolved class (infinite resolution,
+    as cryopick's Class2D writes when no shell has SSNR ≥ 1) gets :data:`UNRESOLVED_ANGSTROM`.
     """
     if cls.estimated_resolution_angstrom > 0:
-        return float(cls.estimated_resolution_angstrom)
+        return float(min(cls.estimated_resolution_angstrom, UNRESOLVED_ANGSTROM))
     if cls.ssnr is not None and cls.shell_resolution_angstrom is not None:
         ssnr = np.asarray(cls.ssnr, dtype=np.float64)
         below = np.flatnonzero(ssnr[1:] < 1.0)
         if below.size:
-            return float(np.asarray(cls.shell_resolution_angstrom, dtype=np.float64)[below[0]])
+            return float(min(np.asarray(cls.shell_resolution_angstrom, dtype=np.float64)[below[0]], UNRESOLVED_ANGSTROM))
     return 2.0 * pixel_size_angstrom
 
 

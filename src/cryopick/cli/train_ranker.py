@@ -1,0 +1,178 @@
+"""``cryopick train-ranker``: labelled 2D class averages from simulated projects, and the class scorer trained on them.
+
+Each project is simulated with its own particle (model seed), size (130–210 Å), contrast and
+amounts of junk (carbon, ice, aggregates), LoG-picked loosely (junk gets picked too),
+extracted and classified by cryopick's Class2D. Every class with more than 10 particles
+becomes one example: its 24 features and 64×64 image (what the ranker's network sees, from
+:mod:`cryopick.stages.rank_inputs` and :mod:`cryopick.ranking`) and its label
+(:mod:`cryopick.ranking.labels`: most of its particles are true particles and its average
+matches a true projection). Examples go to ``<out>/project_NNN.npz``; the scorer is trained
+on all of them (one project in five held out) and saved as a ``state_dict`` to
+``<out>/scorer.pt``. The same ``--seed`` gives the same projects and the same network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cryopick.io.paths import ProjectPaths
+from cryopick.ranking.class_features import class_model_features, is_ranked, particle_count
+from cryopick.ranking.image_features import class_image_features
+from cryopick.ranking.labels import label_classes, particles_are_true, true_fraction_per_class
+from cryopick.ranking.network_input import ClassFeatures, cnn_image, feature_vector
+from cryopick.sim.density import euler_matrix, make_particle_models, project
+from cryopick.sim.params import SimParams
+from cryopick.stages import autopick_log, class2d, extract
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--o", required=True, help="output directory (examples, projects, scorer.pt)")
+    p.add_argument("--projects", type=int, default=24, help="simulated projects (default 24)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the projects and of the training (default 1)")
+    p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    p.add_argument("--keep-projects", action="store_true", help="keep the simulated projects (large)")
+
+
+def project_params(index: int, seed: int) -> tuple[SimParams, float]:
+    """The index-th project's simulation parameters and picking diameter (Å)."""
+    rng = np.random.default_rng([seed, index])
+    diameter = float(rng.choice([130.0, 170.0, 210.0]))
+    params = SimParams(n_micrographs=6, seed=int(rng.integers(1 << 30)), particles_per_mic=int(rng.integers(20, 40)),
+                       diameter_angstrom=diameter, model_seed=int(rng.integers(1 << 30)),
+                       particle_contrast=float(rng.uniform(0.12, 0.24)), ice_blobs_per_um2=float(rng.uniform(10, 60)),
+                       aggregates_per_um2=float(rng.uniform(10, 60)), carbon_fraction=float(rng.uniform(0.2, 0.7)))
+    return params, diameter
+
+
+def classify_project(root: Path, params: SimParams, diameter: float) -> str:
+    """Simulate, LoG-pick loosely, extract and classify; returns the last optimiser file."""
+    from cryopick.synthetic.project import simulate_project
+
+    simulate_project(params, root)
+    star = "CtfFind/job003/micrographs_ctf.star"
+    autopick_log.run(autopick_log.Params(star, 0.8 * diameter, diameter, threshold_stddev=-0.5), root, "AutoPick/job004/")
+    box = int(2 * round(0.8 * diameter / params.pixel_size_angstrom))
+    extract.run(extract.Params(star, "AutoPick/job004/autopick.star", box_size_px=box, bg_diameter_px=0.75 * box),
+                root, "Extract/job005/")
+    iterations = 8
+    class2d.run(class2d.Params("Extract/job005/particles.star", nr_classes=10, nr_iter=iterations,
+                               mask_diameter_angstrom=diameter + 20), root, "Class2D/job006/")
+    return f"Class2D/job006/run_it{iterations:03d}_optimiser.star"
+
+
+def true_projection_ncc(averages: np.ndarray, params: SimParams, pixel: float, mask_radius_px: float) -> np.ndarray:
+    """Each class average's best NCC with a true projection (coarse search, refined from 0.5 up)."""
+    from cryopick.class_metrics import fibonacci_directions, match_classes, refine_fit
+
+    model = make_particle_models(params.diameter_angstrom, 1, params.model_seed)[0]
+    box = averages.shape[-1]
+    directions = fibonacci_directions(300)
+    library = np.stack([project(model, (r, t, 0.0), pixel, box) for r, t in directions])
+    coarse = match_classes(averages, library, pixel, mask_radius_px)
+    ncc = coarse.ncc.astype(np.float64).copy()
+    for c in np.flatnonzero(ncc >= 0.5):
+        r, t = directions[coarse.projection[c]]
+        ncc[c] = refine_fit(averages[c], model, euler_matrix(r, t, -coarse.psi_deg[c]), pixel, mask_radius_px).ncc
+    return ncc
+
+
+def project_examples(root: Path, optimiser: str, params: SimParams) -> dict[str, np.ndarray]:
+    """The project's ranked classes: features (n, 24), images (n, 64, 64), labels and what they come from."""
+    from cryopick.io.picks import read_truth
+    from cryopick.stages.rank_inputs import read_rank_inputs
+
+    inputs = read_rank_inputs(ProjectPaths(root), optimiser)
+    pixel, n = inputs.pixel_size_angstrom, inputs.n_particles
+    truth = read_truth(root / "GroundTruth/particles.star")
+    is_true = particles_are_true(inputs.particle_micrographs, inputs.particle_xy_px, truth.xy_by_mic,
+                                 params.diameter_angstrom / (2 * truth.pixel_size_angstrom))
+    fraction = true_fraction_per_class(inputs.particle_classes, is_true, len(inputs.classes))
+    ranked = [k for k, c in enumerate(inputs.classes) if is_ranked(particle_count(c.class_distribution, n))]
+    box = inputs.averages.shape[-1]
+    features = [ClassFeatures(class_model_features(inputs.classes[k], n, box, pixel,
+                                                   reestimated_accuracies=(5.0, 8.0)),
+                              class_image_features(inputs.averages[k], pixel, inputs.diameter_angstrom))
+                for k in ranked]
+    ncc = true_projection_ncc(inputs.averages[ranked], params, pixel, inputs.diameter_angstrom / (2 * pixel))
+    labels = label_classes(fraction[ranked], ncc)
+    return {"features": feature_vector(features), "images": np.stack([cnn_image(inputs.averages[k], pixel,
+                                                                                inputs.diameter_angstrom) for k in ranked]),
+            "good": labels.good, "true_fraction": fraction[ranked], "ncc": ncc}
+
+
+def train_scorer(examples: list[dict[str, np.ndarray]], epochs: int, seed: int) -> tuple[object, dict]:
+    """Train the scorer on all but every fifth project; returns it and its held-out figures."""
+    import torch
+
+    from cryopick.ranking.scorer import build_scorer, score, standardise_images
+
+    held = [e for k, e in enumerate(examples) if k % 5 == 4]
+    train = [e for k, e in enumerate(examples) if k % 5 != 4]
+    x = torch.from_numpy(standardise_images(np.concatenate([e["images"] for e in train])))
+    f = torch.from_numpy(np.concatenate([e["features"] for e in train]).astype(np.float32))
+    y = torch.from_numpy(np.concatenate([e["good"] for e in train]).astype(np.float32))
+    model = build_scorer(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+    positive_weight = torch.tensor(float((y == 0).sum()) / max(float(y.sum()), 1.0))
+    for _ in range(epochs):
+        model.train()
+        for batch in torch.randperm(len(y), generator=generator).split(32):
+            optimiser.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x[batch], f[batch]), y[batch],
+                                                                        pos_weight=positive_weight)
+            loss.backward()
+            optimiser.step()
+    figures = {"training_classes": int(len(y)), "training_good": int(y.sum())}
+    if held:
+        s = score(model, np.concatenate([e["images"] for e in held]), np.concatenate([e["features"] for e in held]))
+        good = np.concatenate([e["good"] for e in held])
+        figures.update({"held_out_classes": int(len(good)), "held_out_good": int(good.sum()),
+                        "held_out_accuracy_at_0.5": float(((s >= 0.5) == good).mean()),
+                        "held_out_auc": roc_auc(good, s)})
+    return model, figures
+
+
+def roc_auc(good: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (the probability a good class outscores a bad one; ties count half)."""
+    good = np.asarray(good, dtype=bool)
+    pos, neg = np.asarray(scores)[good], np.asarray(scores)[~good]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg)))
+
+
+def main(args: argparse.Namespace) -> int:
+    import torch
+
+    out = Path(args.o)
+    out.mkdir(parents=True, exist_ok=True)
+    examples = []
+    for k in range(args.projects):
+        path = out / f"project_{k:03d}.npz"
+        if not path.exists():
+            t0 = time.perf_counter()
+            params, diameter = project_params(k, args.seed)
+            root = out / f"project_{k:03d}"
+            if root.exists():
+                shutil.rmtree(root)
+            optimiser = classify_project(root, params, diameter)
+            np.savez(path, **project_examples(root, optimiser, params))
+            if not args.keep_projects:
+                shutil.rmtree(root)
+            print(f"project {k}: {time.perf_counter() - t0:.0f} s", flush=True)
+        with np.load(path) as data:
+            examples.append({name: data[name] for name in data.files})
+        e = examples[-1]
+        print(f"project {k}: {len(e['good'])} classes, {int(e['good'].sum())} good", flush=True)
+    model, figures = train_scorer(examples, args.epochs, args.seed)
+    torch.save(model.state_dict(), out / "scorer.pt")
+    (out / "scorer.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(json.dumps(figures, indent=2))
+    return 0

@@ -1,0 +1,34 @@
+"""The ranker's training data: reproducible projects, labelled classes from a real classification, ROC AUC."""
+
+import numpy as np
+import pytest
+
+from cryopick.cli.train_ranker import classify_project, project_examples, project_params, roc_auc
+
+
+def test_projects_vary_and_repeat_with_the_seed():
+    a, b, c = project_params(0, 1), project_params(0, 1), project_params(1, 1)
+    assert a == b and a != c
+    diameters = {project_params(k, 1)[1] for k in range(12)}
+    assert len(diameters) > 1 and diameters <= {130.0, 170.0, 210.0}
+
+
+def test_roc_auc_counts_ordered_pairs():
+    assert roc_auc(np.array([1, 1, 0, 0], bool), np.array([0.9, 0.8, 0.1, 0.2])) == 1.0
+    assert roc_auc(np.array([1, 0], bool), np.array([0.1, 0.9])) == 0.0
+    assert roc_auc(np.array([1, 0], bool), np.array([0.5, 0.5])) == 0.5
+    assert np.isnan(roc_auc(np.array([1, 1], bool), np.array([0.5, 0.6])))
+
+
+@pytest.mark.slow
+def test_one_simulated_project_gives_labelled_examples(tmp_path):
+    params, diameter = project_params(0, 1)
+    optimiser = classify_project(tmp_path / "p", params, diameter)
+    ex = project_examples(tmp_path / "p", optimiser, params)
+    n = len(ex["good"])
+    assert n >= 2 and ex["features"].shape == (n, 24) and ex["images"].shape == (n, 64, 64)
+    assert np.isfinite(ex["features"]).all() and np.isfinite(ex["images"]).all()
+    assert ((ex["true_fraction"] >= 0) & (ex["true_fraction"] <= 1)).all()
+    # the label is the documented rule, on both ends of the data
+    assert np.array_equal(ex["good"], (ex["true_fraction"] >= 0.8) & (ex["ncc"] >= 0.85))
+    assert ex["good"].any() and not ex["good"].all()
