@@ -151,3 +151,19 @@ def test_a_saved_model_in_the_project_picks_as_the_network_it_holds(project):
     b = read_coordinates(root / f"AutoPick/job016/{project.micrographs[0].split('/', 2)[2][:-4]}_autopick.star")
     np.testing.assert_array_equal(a["rlnCoordinateX"], b["rlnCoordinateX"])
     np.testing.assert_allclose(a["rlnAutopickFigureOfMerit"], b["rlnAutopickFigureOfMerit"], atol=1e-5)
+
+
+def test_the_process_keeps_a_few_networks_and_drops_the_oldest(tmp_path):
+    from cryopick.io.topaz_model import load_pretrained, save_sav
+
+    net = load_pretrained("resnet8_u32")
+    paths = []
+    for k in range(topaz_pick.MAX_CACHED_MODELS + 1):
+        paths.append(str(tmp_path / f"m{k}.sav"))
+        save_sav(net, paths[-1])
+    first, cached = topaz_pick.scoring_model(paths[0], "cpu")
+    assert not cached and topaz_pick.scoring_model(paths[0], "cpu") == (first, True)
+    for p in paths[1:]:
+        topaz_pick.scoring_model(p, "cpu")
+    assert len(topaz_pick._MODELS) <= topaz_pick.MAX_CACHED_MODELS
+    assert topaz_pick.scoring_model(paths[0], "cpu")[1] is False  # the oldest was dropped, so loaded again

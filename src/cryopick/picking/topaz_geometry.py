@@ -11,16 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryopick.errors import BadInputError
+from cryopick.picking.log import relion_round
 
 #: Receptive field (px) RELION assumes for the binning factor.
 RECEPTIVE_FIELD_PX = 71
 #: RELION never bins by less than this.
 MIN_DOWNSCALE = 4
-
-
-def relion_round(x: float) -> int:
-    """RELION's ROUND: half away from zero (not Python's half to even)."""
-    return int(x + 0.5) if x >= 0 else -int(-x + 0.5)
 
 
 @dataclass(frozen=True)

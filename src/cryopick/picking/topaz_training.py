@@ -109,24 +109,26 @@ def class_prior(n_expected: int, radius_px: int, n_micrographs: int, total_pixel
     return float(calculate_pi(n_expected * n_micrographs, radius_px, total_pixels))
 
 
-def _evaluate(model: Any, test: Sequence[LabelledMicrograph], radius_px: int, est_max_precision: float,
+def _evaluate(model: Any, test: Sequence[LabelledMicrograph], labels: np.ndarray, est_max_precision: float,
               device: str) -> dict[str, float]:
-    """topaz's per-epoch test figures: every pixel of every test micrograph scored."""
+    """topaz's per-epoch test figures: every pixel of every test micrograph scored.
+
+    ``labels``: shape (total test pixels,), float32, the test micrographs' positive masks, flattened in order.
+    """
     import torch
     from topaz.metrics import average_precision
 
     model.eval()
     model.fill()
-    scores, labels = [], []
+    scores = []
     try:
         with torch.no_grad():
             for m in test:
                 x = torch.from_numpy(np.ascontiguousarray(m.image, np.float32))[None, None].to(device)
                 scores.append(model(x)[0, 0].cpu().numpy().ravel())
-                labels.append(positive_mask(m.image.shape, m.xy, radius_px).ravel().astype(np.float32))
     finally:
         model.unfill()
-    s, y = np.concatenate(scores), np.concatenate(labels)
+    s, y = np.concatenate(scores), labels
     loss = float(torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(s), torch.from_numpy(y)))
     p = 1.0 / (1.0 + np.exp(-s.astype(np.float64)))
     precision = float(p[y == 1].sum() / p.sum())
@@ -174,6 +176,8 @@ def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[Lab
     sampler = CropSampler([m.image for m in training], masks, model.width, MINIBATCH_BALANCE, rng)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     trainer = GE_binomial(model, optimiser, torch.nn.BCEWithLogitsLoss(), pi - p_observed, slack=SLACK)
+    test_labels = np.concatenate([positive_mask(m.image.shape, m.xy, r).ravel() for m in test]).astype(np.float32) \
+        if test else np.zeros(0, np.float32)
     updates = 0
     for epoch in range(1, settings.nr_epochs + 1):
         model.train()
@@ -185,7 +189,7 @@ def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[Lab
         loss, ge, precision, tpr, fpr = sums / settings.epoch_size
         figures = {"loss": loss, "ge_penalty": ge, "precision": precision,
                    "adjusted_precision": precision / est_max_precision, "tpr": tpr, "fpr": fpr}
-        held_out = _evaluate(model, test, r, est_max_precision, device) if test else \
+        held_out = _evaluate(model, test, test_labels, est_max_precision, device) if test else \
             dict.fromkeys(("loss", "precision", "adjusted_precision", "tpr", "fpr", "auprc"), float("nan"))
         model.train()
         yield EpochFigures(epoch, updates, {k: float(v) for k, v in figures.items()}, held_out, model)

@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from cryopick.errors import BadInputError
-from cryopick.extraction.reextract import round_half_away
 
 
 def square_image(image: np.ndarray) -> np.ndarray:
@@ -22,8 +21,3 @@ def require_positive(name: str, value: float) -> None:
     """BadInputError unless ``value`` is a finite positive number."""
     if not (math.isfinite(value) and value > 0):
         raise BadInputError(f"{name} must be a positive number, got {value}")
-
-
-def relion_round(x: float) -> int:
-    """RELION's ROUND: half away from zero."""
-    return int(round_half_away(x))

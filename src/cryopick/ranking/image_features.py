@@ -23,7 +23,8 @@ import scipy.ndimage
 from cryopick.errors import BadInputError
 from cryopick.extraction.reextract import round_half_away
 from cryopick.fourier import resize_real, row_frequencies
-from cryopick.ranking.checks import relion_round, require_positive, square_image
+from cryopick.picking.log import relion_round
+from cryopick.ranking.checks import require_positive, square_image
 
 #: Pixel size (Å) of the image the image features are computed on.
 UNIFORM_PIXEL_ANGSTROM = 4.0

@@ -24,15 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cryopick.errors import BadInputError
 from cryopick.io import nodes
 from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
-from cryopick.io.mrc import read_header, read_mrc
-from cryopick.io.optics import read_micrograph_list
+from cryopick.io.mrc import read_header
 from cryopick.io.paths import ProjectPaths
 from cryopick.picking.log import LoGParams, LoGPicker
 from cryopick.stages.autopick_reports import mean_fom_chart, write_autopick_reports
-from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
+from cryopick.stages.base import Stage, StageContext, StageResult, read_micrographs
 from cryopick.stages.fields import input_file, param, runtime
 
 SUFFIX = "_autopick.star"
@@ -136,11 +134,7 @@ class _PickerCache:
 
 
 def _prepare(params: Params, project: ProjectPaths) -> _Plan:
-    star = project.read_path(params.micrographs_star, "micrographs STAR")
-    names, star_apix = read_micrograph_list(star)
-    if not names:
-        raise BadInputError(f"{star}: the micrograph list is empty")
-    check_micrograph_names(project, names)
+    names, star_apix = read_micrographs(project, params.micrographs_star)
     apix = params.pixel_size_angstrom or star_apix
     log_params = params.log_params(apix)
     log_params.validate()
@@ -152,11 +146,7 @@ def _pick_one(ctx: StageContext, cache: _PickerCache, index: int, name: str) -> 
     if ctx.reuse and coord_path.exists():
         fom = read_coordinates(coord_path).get("rlnAutopickFigureOfMerit", np.zeros(0))
         return _Done(name, coord_rel, np.asarray(fom, dtype=float))
-    mic_path = ctx.micrograph_path(name)
-    hdr = read_header(mic_path)
-    if hdr.nz != 1:
-        raise BadInputError(f"{mic_path}: is a stack of {hdr.nz} images, expected one micrograph")
-    mic = read_mrc(mic_path, out=cache.read_buffer((hdr.ny, hdr.nx)))
+    mic = ctx.read_micrograph(name, cache.read_buffer)
     picks = cache.get(mic.shape).pick(mic, seed=ctx.params.seed + index)
     write_coordinates(coord_path, picks_columns(picks.x_px, picks.y_px, picks.fom))
     return _Done(name, coord_rel, picks.fom)

@@ -44,9 +44,11 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
-from cryopick.errors import BadInputError, Cancelled, CryopickError, MissingFileError, PartialFailure
+from cryopick.errors import BadInputError, Cancelled, CryopickError, DependencyError, MissingFileError, PartialFailure
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.jobdir import ABORTED, FAILURE, SUCCESS, JobDir, checked_post_path
+from cryopick.io.mrc import read_header, read_mrc
+from cryopick.io.optics import read_micrograph_list
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.pipeline import register_job
 from cryopick.io.star import read_star_raw, write_star
@@ -187,6 +189,20 @@ class StageContext:
         """Where micrograph ``name`` (as written in a STAR file) is read from (linked-in allowed)."""
         return self.project.read_path(name, "micrograph", linked_ok=True)
 
+    def read_micrograph(self, name: str, buffer: Callable[[tuple[int, int]], np.ndarray] | None = None) -> np.ndarray:
+        """Micrograph ``name`` as a (ny, nx) float32 array, read into ``buffer((ny, nx))`` when given.
+
+        Raises
+        ------
+        MissingFileError, BadInputError
+            Missing or unreadable file, or a stack instead of one micrograph (naming the file).
+        """
+        path = self.micrograph_path(name)
+        hdr = read_header(path)
+        if hdr.nz != 1:
+            raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
+        return read_mrc(path, out=buffer((hdr.ny, hdr.nx)) if buffer else None)
+
     def for_each(
         self,
         items: Sequence[T],
@@ -255,6 +271,39 @@ class StageContext:
         if not outcome.done and all(isinstance(e, MissingFileError) for e in outcome.errors.values()):
             raise MissingFileError(message)
         raise PartialFailure(message, outcome.failures)
+
+
+def read_micrographs(project: ProjectPaths, star_rel: str) -> tuple[list[str], float]:
+    """A micrographs STAR's names and pixel size, checked: not empty, every name in the project.
+
+    Raises
+    ------
+    MissingFileError, BadInputError
+        Naming the file and the problem.
+    """
+    star = project.read_path(star_rel, "micrographs STAR")
+    names, pixel_size_angstrom = read_micrograph_list(star)
+    if not names:
+        raise BadInputError(f"{star}: the micrograph list is empty")
+    check_micrograph_names(project, names)
+    return names, pixel_size_angstrom
+
+
+def resolve_device(choice: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is an error.
+
+    Raises
+    ------
+    DependencyError
+        ``cuda`` asked for and no CUDA device is available.
+    """
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise DependencyError("--device cuda: no CUDA device is available to torch on this machine")
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
 
 
 def check_micrograph_names(project: ProjectPaths, names: Sequence[str]) -> None:

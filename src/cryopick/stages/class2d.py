@@ -31,12 +31,12 @@ from typing import Any, Literal
 import numpy as np
 
 from cryopick.classification.state import ParticleState
-from cryopick.errors import BadInputError, DependencyError
+from cryopick.errors import BadInputError
 from cryopick.io import nodes
 from cryopick.io.paths import ProjectPaths
 from cryopick.report.gallery import mosaic, write_class_gallery, write_png
 from cryopick.stages import class2d_files as files
-from cryopick.stages.base import Progress, Stage, StageContext, StageResult
+from cryopick.stages.base import Progress, Stage, StageContext, StageResult, resolve_device
 from cryopick.stages.class2d_inputs import ParticleSet, read_images, read_particle_set
 from cryopick.stages.fields import input_file, param, runtime
 
@@ -165,16 +165,6 @@ def settings_of(p: Params) -> Any:
                     offset_range_px=p.offset_range_px, offset_step_px=p.offset_step_px, seed=p.seed)
 
 
-def _device(choice: str):
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise DependencyError("--device cuda: no CUDA device is available to torch on this machine")
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(choice)
-
-
 def _images(ctx: StageContext, ps: ParticleSet) -> Any:
     """In memory when they fit in :data:`IN_MEMORY_FRACTION` of the RAM, else read from the stacks per batch."""
     from cryopick.io.particle_stacks import StreamedImages
@@ -286,7 +276,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     from cryopick.classification.initialise import initialise
 
     p, ps = ctx.params, plan.particles
-    device = _device(p.device)
+    device = torch.device(resolve_device(p.device))
     torch.set_num_threads(max(1, int(p.threads)))
     settings = settings_of(p)
     ctx.log(f" + 2D classification of {ps.n} particles ({ps.box_px} px, {ps.pixel_size_angstrom:g} Å) into "

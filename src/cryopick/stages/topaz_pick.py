@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,8 +33,6 @@ import numpy as np
 from cryopick.errors import BadInputError, MissingFileError
 from cryopick.io import nodes
 from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
-from cryopick.io.mrc import read_header, read_mrc
-from cryopick.io.optics import read_micrograph_list
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.topaz_model import DEFAULT_PRETRAINED, PRETRAINED, load_pretrained, load_sav
 from cryopick.picking.topaz_geometry import TopazGeometry
@@ -41,7 +40,7 @@ from cryopick.picking.topaz_preprocess import micrograph_rng, prepare_micrograph
 from cryopick.picking.topaz_score import picks_from_scores, prepare_model, score_map
 from cryopick.report.pdf import BarChart
 from cryopick.stages.autopick_reports import write_autopick_reports
-from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
+from cryopick.stages.base import Stage, StageContext, StageResult, read_micrographs, resolve_device
 from cryopick.stages.fields import input_file, param, runtime
 
 SUFFIX = "_autopick.star"
@@ -79,24 +78,9 @@ class Params:
                                             cli="--skip-failed")
 
 
-def torch_device(choice: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``.
-
-    Raises
-    ------
-    BadInputError
-        ``cuda`` asked for without a GPU.
-    """
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise BadInputError("device 'cuda' requested, but no CUDA GPU is visible to this process")
-    return choice
-
-
-_MODELS: dict[tuple, Any] = {}
+#: Networks kept in memory per process (a service picking with many trained models drops the oldest).
+MAX_CACHED_MODELS = 4
+_MODELS: OrderedDict[tuple, Any] = OrderedDict()
 _MODELS_LOCK = threading.Lock()
 
 
@@ -117,9 +101,13 @@ def scoring_model(source: str, device: str) -> tuple[Any, bool]:
         key = (source, st.st_size, st.st_mtime_ns, device)
     with _MODELS_LOCK:
         cached = key in _MODELS
-        if not cached:
+        if cached:
+            _MODELS.move_to_end(key)
+        else:
             model = load_pretrained(source) if source in PRETRAINED else load_sav(source)
             _MODELS[key] = prepare_model(model, device)
+            while len(_MODELS) > MAX_CACHED_MODELS:
+                _MODELS.popitem(last=False)
         return _MODELS[key], cached
 
 
@@ -149,13 +137,9 @@ def model_source(params: Any, project: ProjectPaths) -> str:
 
 
 def _prepare(params: Params, project: ProjectPaths) -> _Plan:
-    star = project.read_path(params.micrographs_star, "micrographs STAR")
-    names, apix = read_micrograph_list(star)
-    if not names:
-        raise BadInputError(f"{star}: the micrograph list is empty")
-    check_micrograph_names(project, names)
+    names, apix = read_micrographs(project, params.micrographs_star)
     geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
-    device = torch_device(params.device)
+    device = resolve_device(params.device)
     source = model_source(params, project)
     return _Plan(names, apix, geometry, source, *scoring_model(source, device), device)
 
@@ -167,15 +151,14 @@ class _Done:
     fom: np.ndarray
 
 
-def _read_binned(ctx: StageContext, name: str, downscale: int) -> np.ndarray:
-    path = ctx.micrograph_path(name)
-    hdr = read_header(path)
-    if hdr.nz != 1:
-        raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
-    if min(hdr.nx, hdr.ny) // downscale < 8:
-        raise BadInputError(f"{path}: {hdr.nx}x{hdr.ny} px is too small to bin by {downscale}")
+def read_binned(ctx: StageContext, name: str, downscale: int) -> np.ndarray:
+    """Micrograph ``name`` binned and normalised for the network (the job's normalisation and seed)."""
+    mic = ctx.read_micrograph(name)
+    if min(mic.shape) // downscale < 8:
+        raise BadInputError(f"{ctx.micrograph_path(name)}: {mic.shape[1]}x{mic.shape[0]} px is too small to bin by "
+                            f"{downscale}")
     p = ctx.params
-    return prepare_micrograph(read_mrc(path), downscale, p.normalisation, micrograph_rng(p.seed, name))
+    return prepare_micrograph(mic, downscale, p.normalisation, micrograph_rng(p.seed, name))
 
 
 def _pick_all(ctx: StageContext, plan: _Plan) -> list:
@@ -188,7 +171,7 @@ def _pick_all(ctx: StageContext, plan: _Plan) -> list:
 
     def load(item):
         name, _, _, reused = item
-        return None if reused else _read_binned(ctx, name, g.downscale)
+        return None if reused else read_binned(ctx, name, g.downscale)
 
     with ThreadPoolExecutor(max_workers=1) as reader:
         futures = [None] * len(todo)

@@ -37,17 +37,15 @@ from cryopick.errors import BadInputError
 from cryopick.io import nodes
 from cryopick.io.atomic import atomic_path, write_text_atomic
 from cryopick.io.coords import picks_columns, write_coordinate_list, write_coordinates
-from cryopick.io.mrc import read_header, read_mrc
-from cryopick.io.optics import read_micrograph_list
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.topaz_model import load_pretrained, model_file_name, save_sav
-from cryopick.picking.topaz_geometry import TopazGeometry, relion_round
-from cryopick.picking.topaz_preprocess import micrograph_rng, prepare_micrograph
+from cryopick.picking.log import relion_round
+from cryopick.picking.topaz_geometry import TopazGeometry
 from cryopick.picking.topaz_split import split_micrographs
 from cryopick.picking.topaz_training import EpochFigures, LabelledMicrograph, TrainingSettings, train
-from cryopick.stages.base import Progress, Stage, StageContext, StageResult, check_micrograph_names
+from cryopick.stages.base import Progress, Stage, StageContext, StageResult, read_micrographs, resolve_device
 from cryopick.stages.fields import input_file, param, runtime
-from cryopick.stages.topaz_pick import torch_device
+from cryopick.stages.topaz_pick import read_binned
 from cryopick.stages.topaz_train_inputs import particle_centres, pick_centres
 
 #: The network training starts from (``topaz train``'s default: resnet8, 32 units, pretrained).
@@ -112,11 +110,7 @@ class _Plan:
 
 
 def _prepare(params: Params, project: ProjectPaths) -> _Plan:
-    star = project.read_path(params.micrographs_star, "micrographs STAR")
-    names, apix = read_micrograph_list(star)
-    if not names:
-        raise BadInputError(f"{star}: the micrograph list is empty")
-    check_micrograph_names(project, names)
+    names, apix = read_micrographs(project, params.micrographs_star)
     geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
     given = particle_centres(project, params.particles_star, apix) if params.particles_star \
         else pick_centres(project, params.coords_star)
@@ -127,17 +121,12 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     used = [m for m in names if m in centres]
     split = split_micrographs([len(centres[m]) for m in used], params.test_ratio, params.seed)
     ignored = sum(len(v) for m, v in given.items() if m not in centres)
-    torch_device(params.device)
+    resolve_device(params.device)
     return _Plan(names, centres, apix, geometry, [used[i] for i in split.train], [used[i] for i in split.test], ignored)
 
 
 def _labelled(ctx: StageContext, name: str, xy: np.ndarray, downscale: int) -> LabelledMicrograph:
-    path = ctx.micrograph_path(name)
-    hdr = read_header(path)
-    if hdr.nz != 1:
-        raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
-    p = ctx.params
-    image = prepare_micrograph(read_mrc(path), downscale, p.normalisation, micrograph_rng(p.seed, name))
+    image = read_binned(ctx, name, downscale)
     binned = np.array([[relion_round(x / downscale), relion_round(y / downscale)] for x, y in xy], dtype=np.int64).reshape(-1, 2)
     inside = (binned[:, 0] >= 0) & (binned[:, 0] < image.shape[1]) & (binned[:, 1] >= 0) & (binned[:, 1] < image.shape[0])
     return LabelledMicrograph(image, binned[inside])
@@ -187,7 +176,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     import torch
 
     p, g = ctx.params, plan.geometry
-    device = torch_device(p.device)
+    device = resolve_device(p.device)
     if p.threads > 0:
         torch.set_num_threads(p.threads)
     n_train = sum(len(plan.centres[m]) for m in plan.train)

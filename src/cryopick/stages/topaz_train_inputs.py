@@ -14,7 +14,7 @@ from cryopick.errors import BadInputError
 from cryopick.io.coords import read_coordinate_list, read_coordinates
 from cryopick.io.optics import read_optics_columns
 from cryopick.io.paths import ProjectPaths
-from cryopick.picking.topaz_geometry import relion_round
+from cryopick.picking.log import relion_round
 
 
 def particle_centres(project: ProjectPaths, particles_star: str, pixel_size_angstrom: float) -> dict[str, np.ndarray]:
