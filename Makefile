@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 DEMO_DIR ?= demo_project
 
-.PHONY: install test demo clean relion protos bench bench-class2d bench-topaz
+.PHONY: install test demo clean relion protos bench bench-class2d bench-topaz bench-ranker bench-chain ranker-weights
 
 # torch (and torchvision, which topaz-em needs) first, pinned: these versions are on the machines'
 # local disk (newer ones would be downloaded, GBs).
@@ -32,10 +32,13 @@ relion:
 test: install $(PIPELINER_PY)
 	$(PYTHON) -m pytest -q
 
+# The whole chapter on 12 simulated micrographs. They hold ~100 particles each, so Topaz training is told
+# to expect 100 per micrograph (the tutorial's 300 is its data's density); everything else is the tutorial's.
 demo: install
 	rm -rf $(DEMO_DIR)
 	$(PYTHON) -m cryopick simulate --o $(DEMO_DIR) --preset tutorial --n-mics 12 --seed 1
-	$(PYTHON) -m cryopick run --project $(DEMO_DIR) --preset tutorial-cpu
+	printf '{"topaz_training": {"nr_particles_per_micrograph": 100}}\n' > $(DEMO_DIR)/demo_params.json
+	$(PYTHON) -m cryopick run --project $(DEMO_DIR) --preset tutorial-cpu --params $(DEMO_DIR)/demo_params.json
 
 bench: install
 	$(PYTHON) benchmarks/bench_autopick_log.py
@@ -49,6 +52,19 @@ bench-class2d: install
 # Topaz picking (pretrained) and training: cryopick vs the topaz CLI, simulated ground truth (~10-20 min).
 bench-topaz: install
 	$(PYTHON) benchmarks/bench_topaz.py
+
+# The class ranker on unseen simulated projects, with RELION 3.1's classification of some (~15 min).
+bench-ranker: install
+	$(PYTHON) benchmarks/bench_ranker.py
+
+# The whole chapter vs LoG alone and pretrained Topaz alone, 24 tutorial-sized micrographs (~10 min).
+bench-chain: install
+	$(PYTHON) benchmarks/bench_chain.py
+
+# Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~25 min).
+ranker-weights: install
+	$(PYTHON) -m cryopick train-ranker --o .make/ranker --projects 60 --seed 1
+	cp .make/ranker/scorer.pt .make/ranker/scorer.json src/cryopick/ranking/weights/
 
 # Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).
 protos:

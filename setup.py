@@ -1,4 +1,4 @@
-"""Map the top-level ``flows/`` and ``services/`` folders to ``cryopick.flows`` / ``cryopick.services``."""
+"""Map the top-level ``flows/`` and ``services/`` folders to ``cryopick.flows`` / ``cryopick.services``; ship the ranker's weights."""
 
 from setuptools import find_packages, setup
 
@@ -13,4 +13,7 @@ for name, folder in MAPPED.items():
         packages.append(f"{name}.{sub}")
         package_dir[f"{name}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
 
-setup(packages=packages, package_dir=package_dir)
+# The class ranker's trained weights and their provenance ship inside the package (no download).
+package_data = {"cryopick.ranking": ["weights/scorer.pt", "weights/scorer.json"]}
+
+setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=True)

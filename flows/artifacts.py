@@ -343,3 +343,46 @@ def class_gallery(project_root: str | os.PathLike, data_star: str, model_star: s
     _save(fig, out_png)
     plt.close(fig)
     return len(order)
+
+
+def ranked_gallery(project_root: str | os.PathLike, rank_model_star: str, selection_star: str, out_png: Path,
+                   columns: int = 10, max_classes: int = 50) -> int:
+    """The ranked classes by decreasing score, each with its score; selected classes framed green, others red.
+
+    Reads the Select job's ``rank_model.star`` (images, scores, distributions) and
+    ``backup_selection.star`` (rlnSelected per class). Classes not scored (10 particles or
+    fewer) are left out. Returns the classes drawn (at most ``max_classes``).
+    """
+    root = Path(project_root)
+    classes = read_table(root / rank_model_star, "model_classes", required=("rlnReferenceImage", "rlnClassScore"))
+    scores = np.asarray(classes["rlnClassScore"], dtype=np.float64)
+    selected = np.asarray(read_table(root / selection_star, "", required=("rlnSelected",))["rlnSelected"]) == 1
+    order = [k for k in np.argsort(-scores, kind="stable") if scores[k] > -999.0][:max_classes]
+    if not order:
+        return 0
+    names = [str(v) for v in classes["rlnReferenceImage"]]
+    stack = read_mrc(root / split_image_name(names[0])[1])
+    stack = stack if stack.ndim == 3 else stack[None]
+    plt = _pyplot()
+    rows = -(-len(order) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.12 + 0.35), dpi=80, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for n, k in enumerate(order):
+        ax = axes.ravel()[n]
+        ax.imshow(to_grey(stack[split_image_name(names[k])[0] - 1]), cmap="gray", vmin=0, vmax=255,
+                  interpolation="nearest")
+        colour = "tab:green" if selected[k] else "tab:red"
+        ax.set_axis_on()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colour)
+            spine.set_linewidth(2.5)
+        ax.set_title(f"{k + 1}: {scores[k]:.2f}", fontsize=7, y=-0.22, color=colour)
+    fig.suptitle(f"{rank_model_star}: {int(selected.sum())} of {len(scores)} classes selected "
+                 "(class: score; green selected, red not)", fontsize=8)
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.35 / (rows * 1.12 + 0.35), bottom=0.03, wspace=0.05, hspace=0.3)
+    _save(fig, out_png)
+    plt.close(fig)
+    return len(order)

@@ -192,6 +192,11 @@ def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseMod
             png = job_dir / "class_gallery_counts.png"
             if artifacts.class_gallery(root, particles, model, png):
                 pictures.append(("class averages by class distribution, particle count under each", png))
+        if step.spec.job_type == "Select" and node(result, "ImagesData", required=False):
+            png = job_dir / "class_scores.png"
+            if artifacts.ranked_gallery(root, f"{result['job_dir']}rank_model.star",
+                                        f"{result['job_dir']}backup_selection.star", png):
+                pictures.append(("class averages by decreasing score (green: selected, red: not)", png))
     except Exception as exc:  # a picture must never fail a finished job
         logger.warning("%s: could not draw the job's figure: %s", step.title, exc)
     artifacts.publish_card(step.title, result, params.model_dump(), pictures, root)

@@ -39,15 +39,15 @@ def test_bad_input_gives_one_clear_error_and_exit_code(tmp_path):
     assert res.returncode == 2 and "nope.star: STAR file not found" in res.stderr
 
 
-def test_job_directory_defaults_to_the_next_number_and_planned_stages_say_so(tmp_path):
+def test_job_directory_defaults_to_the_next_number_and_a_missing_input_is_named(tmp_path):
     mics = [np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)]
     star = write_project(tmp_path, mics, 3.0)
     sel = cryopick("select", "--i", star, "--split-size", "1", cwd=tmp_path)
     assert sel.returncode == 0, sel.stderr
     assert "Select/job004/micrographs_split1.star" in sel.stdout  # the project's next job number
     res = cryopick("rank", "--i", "Class2D/job003/run_it025_optimiser.star", cwd=tmp_path)
-    assert res.returncode == 2 and "Auto-select 2D classes is not implemented yet" in res.stderr
-    assert not (tmp_path / "Select/job005").exists()
+    assert res.returncode == 2 and "Class2D/job003/run_it025_optimiser.star" in res.stderr and "not found" in res.stderr
+    assert not (tmp_path / "Select/job005/particles.star").exists()
 
 
 def test_help_shows_gui_words_units_defaults_and_relion_options(tmp_path):

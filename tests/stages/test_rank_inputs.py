@@ -8,21 +8,7 @@ from cryopick.io.paths import ProjectPaths
 from cryopick.ranking.class_features import class_model_features, is_ranked, particle_count
 from cryopick.ranking.image_features import class_image_features
 from cryopick.ranking.network_input import ClassFeatures, cnn_image, feature_vector
-from cryopick.stages import autopick_log, class2d, extract
 from cryopick.stages.rank_inputs import read_rank_inputs
-from cryopick.synthetic.project import SimParams, simulate_project
-
-
-@pytest.fixture(scope="module")
-def classified(tmp_path_factory):
-    root = simulate_project(SimParams(n_micrographs=3, seed=12, particles_per_mic=30),
-                            tmp_path_factory.mktemp("rank")).project_root
-    star = "CtfFind/job003/micrographs_ctf.star"
-    autopick_log.run(autopick_log.Params(star, 150, 180), root, "AutoPick/job004/")
-    extract.run(extract.Params(star, "AutoPick/job004/autopick.star", box_size_px=64), root, "Extract/job005/")
-    class2d.run(class2d.Params("Extract/job005/particles.star", nr_classes=3, nr_iter=2, mask_diameter_angstrom=200),
-                root, "Class2D/job006/")
-    return root
 
 
 def test_reads_the_classification_and_gives_the_networks_inputs(classified):

@@ -1,7 +1,9 @@
 """``cryopick train-ranker``: labelled 2D class averages from simulated projects, and the class scorer trained on them.
 
-Each project is simulated with its own particle (model seed), size (130–210 Å), contrast and
-amounts of junk (carbon, ice, aggregates), LoG-picked loosely (junk gets picked too),
+Each project is simulated with its own particle (one of five shapes: asymmetric, globular,
+elongated, a C7 ring, tetrahedral; its own model seed), size (130–210 Å), contrast and
+amounts of junk (carbon, ice, aggregates, broken half particles), LoG-picked loosely (junk
+gets picked too),
 extracted and classified by cryopick's Class2D. Every class with more than 10 particles
 becomes one example: its 24 features and 64×64 image (what the ranker's network sees, from
 :mod:`cryopick.stages.rank_inputs` and :mod:`cryopick.ranking`) and its label
@@ -22,21 +24,32 @@ from pathlib import Path
 import numpy as np
 
 from cryopick.io.paths import ProjectPaths
+from cryopick.io.ranker_model import save_scorer, weights_digest
 from cryopick.ranking.class_features import class_model_features, is_ranked, particle_count
 from cryopick.ranking.image_features import class_image_features
 from cryopick.ranking.labels import label_classes, particles_are_true, true_fraction_per_class
 from cryopick.ranking.network_input import ClassFeatures, cnn_image, feature_vector
-from cryopick.sim.density import euler_matrix, make_particle_models, project
+from cryopick.sim.density import SHAPES, euler_matrix, make_particle_models, project
 from cryopick.sim.params import SimParams
 from cryopick.stages import autopick_log, class2d, extract
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--o", required=True, help="output directory (examples, projects, scorer.pt)")
-    p.add_argument("--projects", type=int, default=24, help="simulated projects (default 24)")
+    p.add_argument("--projects", type=int, default=60, help="simulated projects (default 60)")
     p.add_argument("--seed", type=int, default=1, help="seed of the projects and of the training (default 1)")
     p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     p.add_argument("--keep-projects", action="store_true", help="keep the simulated projects (large)")
+
+
+#: Shapes the scorer is trained on; :data:`cryopick.sim.density.SHAPES` has one more (``dumbbell``) that
+#: only the benchmark uses, a particle the scorer never saw.
+TRAINING_SHAPES = SHAPES[:5]
+
+
+def is_held_out(index: int) -> bool:
+    """One project in five is held out, a different shape in each block of five."""
+    return index % 5 == (index // 5) % 5
 
 
 def project_params(index: int, seed: int) -> tuple[SimParams, float]:
@@ -46,31 +59,42 @@ def project_params(index: int, seed: int) -> tuple[SimParams, float]:
     params = SimParams(n_micrographs=6, seed=int(rng.integers(1 << 30)), particles_per_mic=int(rng.integers(20, 40)),
                        diameter_angstrom=diameter, model_seed=int(rng.integers(1 << 30)),
                        particle_contrast=float(rng.uniform(0.12, 0.24)), ice_blobs_per_um2=float(rng.uniform(10, 60)),
-                       aggregates_per_um2=float(rng.uniform(10, 60)), carbon_fraction=float(rng.uniform(0.2, 0.7)))
+                       aggregates_per_um2=float(rng.uniform(10, 60)), carbon_fraction=float(rng.uniform(0.2, 0.7)),
+                       particle_shape=TRAINING_SHAPES[index % len(TRAINING_SHAPES)], broken_per_um2=float(rng.uniform(0, 50)))
     return params, diameter
 
 
-def classify_project(root: Path, params: SimParams, diameter: float) -> str:
-    """Simulate, LoG-pick loosely, extract and classify; returns the last optimiser file."""
+#: The classification of every training project: 10 classes, 8 iterations, mask diameter + 20 Å.
+CLASSES, ITERATIONS = 10, 8
+
+
+def classify_project(root: Path, params: SimParams, diameter: float, float16: bool = True) -> str:
+    """Simulate, LoG-pick loosely, extract (``Extract/job005/``) and classify; returns the last optimiser file."""
     from cryopick.synthetic.project import simulate_project
 
     simulate_project(params, root)
     star = "CtfFind/job003/micrographs_ctf.star"
-    autopick_log.run(autopick_log.Params(star, 0.8 * diameter, diameter, threshold_stddev=-0.5), root, "AutoPick/job004/")
+    smallest = 0.5 if params.particle_shape == "elongated" else 0.8  # a rod's width, not its length
+    autopick_log.run(autopick_log.Params(star, smallest * diameter, diameter, threshold_stddev=-0.5), root,
+                     "AutoPick/job004/")
     box = int(2 * round(0.8 * diameter / params.pixel_size_angstrom))
-    extract.run(extract.Params(star, "AutoPick/job004/autopick.star", box_size_px=box, bg_diameter_px=0.75 * box),
-                root, "Extract/job005/")
-    iterations = 8
-    class2d.run(class2d.Params("Extract/job005/particles.star", nr_classes=10, nr_iter=iterations,
-                               mask_diameter_angstrom=diameter + 20), root, "Class2D/job006/")
-    return f"Class2D/job006/run_it{iterations:03d}_optimiser.star"
+    extract.run(extract.Params(star, "AutoPick/job004/autopick.star", box_size_px=box, bg_diameter_px=0.75 * box,
+                               float16=float16), root, "Extract/job005/")
+    class2d.run(classification_params(diameter), root, "Class2D/job006/")
+    return f"Class2D/job006/run_it{ITERATIONS:03d}_optimiser.star"
+
+
+def classification_params(diameter: float) -> class2d.Params:
+    """The Class2D job of a training project (its particles in ``Extract/job005/``)."""
+    return class2d.Params("Extract/job005/particles.star", nr_classes=CLASSES, nr_iter=ITERATIONS,
+                          mask_diameter_angstrom=diameter + 20)
 
 
 def true_projection_ncc(averages: np.ndarray, params: SimParams, pixel: float, mask_radius_px: float) -> np.ndarray:
     """Each class average's best NCC with a true projection (coarse search, refined from 0.5 up)."""
     from cryopick.class_metrics import fibonacci_directions, match_classes, refine_fit
 
-    model = make_particle_models(params.diameter_angstrom, 1, params.model_seed)[0]
+    model = make_particle_models(params.diameter_angstrom, 1, params.model_seed, shape=params.particle_shape)[0]
     box = averages.shape[-1]
     directions = fibonacci_directions(300)
     library = np.stack([project(model, (r, t, 0.0), pixel, box) for r, t in directions])
@@ -83,7 +107,11 @@ def true_projection_ncc(averages: np.ndarray, params: SimParams, pixel: float, m
 
 
 def project_examples(root: Path, optimiser: str, params: SimParams) -> dict[str, np.ndarray]:
-    """The project's ranked classes: features (n, 24), images (n, 64, 64), labels and what they come from."""
+    """The project's ranked classes: features (n, 24), images (n, 64, 64), labels and what they come from.
+
+    Also, per ranked class, its particles and true particles (hard assignments), and the true
+    particles among all of the classification's particles (``true_picked`` of ``all_picked``).
+    """
     from cryopick.io.picks import read_truth
     from cryopick.stages.rank_inputs import read_rank_inputs
 
@@ -101,9 +129,13 @@ def project_examples(root: Path, optimiser: str, params: SimParams) -> dict[str,
                 for k in ranked]
     ncc = true_projection_ncc(inputs.averages[ranked], params, pixel, inputs.diameter_angstrom / (2 * pixel))
     labels = label_classes(fraction[ranked], ncc)
+    members = np.bincount(inputs.particle_classes - 1, minlength=len(inputs.classes))
+    true_members = np.bincount(inputs.particle_classes - 1, weights=is_true, minlength=len(inputs.classes))
     return {"features": feature_vector(features), "images": np.stack([cnn_image(inputs.averages[k], pixel,
                                                                                 inputs.diameter_angstrom) for k in ranked]),
-            "good": labels.good, "true_fraction": fraction[ranked], "ncc": ncc}
+            "good": labels.good, "true_fraction": fraction[ranked], "ncc": ncc,
+            "n_particles": members[ranked], "n_true": true_members[ranked].astype(np.int64),
+            "true_picked": np.int64(is_true.sum()), "all_picked": np.int64(n)}
 
 
 def train_scorer(examples: list[dict[str, np.ndarray]], epochs: int, seed: int) -> tuple[object, dict]:
@@ -112,8 +144,8 @@ def train_scorer(examples: list[dict[str, np.ndarray]], epochs: int, seed: int) 
 
     from cryopick.ranking.scorer import build_scorer, score, standardise_images
 
-    held = [e for k, e in enumerate(examples) if k % 5 == 4]
-    train = [e for k, e in enumerate(examples) if k % 5 != 4]
+    held = [e for k, e in enumerate(examples) if is_held_out(k)]
+    train = [e for k, e in enumerate(examples) if not is_held_out(k)]
     x = torch.from_numpy(standardise_images(np.concatenate([e["images"] for e in train])))
     f = torch.from_numpy(np.concatenate([e["features"] for e in train]).astype(np.float32))
     y = torch.from_numpy(np.concatenate([e["good"] for e in train]).astype(np.float32))
@@ -149,8 +181,6 @@ def roc_auc(good: np.ndarray, scores: np.ndarray) -> float:
 
 
 def main(args: argparse.Namespace) -> int:
-    import torch
-
     out = Path(args.o)
     out.mkdir(parents=True, exist_ok=True)
     examples = []
@@ -172,7 +202,11 @@ def main(args: argparse.Namespace) -> int:
         e = examples[-1]
         print(f"project {k}: {len(e['good'])} classes, {int(e['good'].sum())} good", flush=True)
     model, figures = train_scorer(examples, args.epochs, args.seed)
-    torch.save(model.state_dict(), out / "scorer.pt")
-    (out / "scorer.json").write_text(json.dumps(figures, indent=2) + "\n")
+    save_scorer(model, out / "scorer.pt")
+    provenance = {"command": f"cryopick train-ranker --projects {args.projects} --seed {args.seed} --epochs {args.epochs}",
+                  "weights_sha256_16": weights_digest(out / "scorer.pt"),
+                  "label": "good = true fraction >= 0.8 and NCC with a true projection >= 0.85 (cryopick.ranking.labels)",
+                  **figures}
+    (out / "scorer.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     return 0

@@ -74,7 +74,8 @@ def _label(k: int, count: int, fraction: float, resolution: float | None) -> lis
 
 
 def write_class_gallery(path: str | os.PathLike, images: np.ndarray, distribution: np.ndarray, counts: np.ndarray,
-                        resolution_angstrom: Sequence[float] | None = None, heading: str = "") -> np.ndarray:
+                        resolution_angstrom: Sequence[float] | None = None, heading: str = "",
+                        order: Sequence[int] | None = None, extra_labels: Sequence[str] | None = None) -> np.ndarray:
     """Write the gallery PDF (see the module docstring); returns the display order, shape (K,).
 
     Parameters
@@ -86,24 +87,32 @@ def write_class_gallery(path: str | os.PathLike, images: np.ndarray, distributio
         Particles whose best class it is (printed).
     resolution_angstrom : sequence of float, optional
         rlnEstimatedResolution of each class.
+    order : sequence of int, optional
+        Class indices in display order (default: by decreasing distribution).
+    extra_labels : sequence of str, optional
+        One more line under each class (e.g. its score), indexed by class.
     """
-    order = display_order(distribution)
+    order = display_order(distribution) if order is None else np.asarray(order, dtype=np.int64)
     per_page = COLUMNS * ROWS
     pages = []
     cell_w = (PAGE_W - 60) / COLUMNS
     cell_h = (PAGE_H - 90) / ROWS
+    n_lines = 1 + (resolution_angstrom is not None) + (extra_labels is not None)
+    tile = min(TILE_PT, cell_h - 4 - 8 * n_lines)  # the label lines fit under the tile, above the next row
     for first in range(0, len(order), per_page):
         ops, tiles = [], []
         if heading:
             ops.append(f"BT /F1 12 Tf 30 {PAGE_H - 35:.2f} Td ({_escape(heading)}) Tj ET")
         for n, k in enumerate(order[first:first + per_page]):
             r, c = divmod(n, COLUMNS)
-            x = 30 + c * cell_w + (cell_w - TILE_PT) / 2
-            y = PAGE_H - 60 - (r + 1) * cell_h + (cell_h - TILE_PT)
-            ops.append(f"q {TILE_PT:.2f} 0 0 {TILE_PT:.2f} {x:.2f} {y:.2f} cm /Im{len(tiles)} Do Q")
+            x = 30 + c * cell_w + (cell_w - tile) / 2
+            y = PAGE_H - 60 - r * cell_h - tile
+            ops.append(f"q {tile:.2f} 0 0 {tile:.2f} {x:.2f} {y:.2f} cm /Im{len(tiles)} Do Q")
             tiles.append(to_grey(images[k]))
             res = None if resolution_angstrom is None else float(resolution_angstrom[k])
-            for j, text in enumerate(_label(int(k), int(counts[k]), float(distribution[k]), res)):
+            lines = _label(int(k), int(counts[k]), float(distribution[k]), res)
+            lines += [extra_labels[k]] if extra_labels is not None else []
+            for j, text in enumerate(lines):
                 ops.append(f"BT /F1 7 Tf {x:.2f} {y - 9 - 8 * j:.2f} Td ({_escape(text)}) Tj ET")
         pages.append(Page("\n".join(ops), tuple(tiles)))
     write_pdf(path, pages)

@@ -59,13 +59,48 @@ def _rotation_about_axis(axis: np.ndarray, angle_rad: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle_rad) * k + (1 - np.cos(angle_rad)) * (k @ k)
 
 
-def make_particle_models(
-    diameter_angstrom: float = 170.0, n_models: int = 1, seed: int = 2024, atom_sigma_angstrom: float = 6.0
-) -> list[PseudoAtomModel]:
-    """Build ``n_models`` conformations of one asymmetric particle.
+#: Particle shapes :func:`make_particle_models` builds.
+SHAPES = ("asymmetric", "globular", "elongated", "ring", "tetrahedral", "dumbbell")
 
-    Model 1 is the reference shape; model k > 1 has its fourth domain and arm swung
-    about a hinge by 35°·(k−1), a clear conformational change at low resolution.
+
+def _symmetric_domains(shape: str, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Domains (centre Å (3,), spread Å (3,), atoms) of the shapes other than the asymmetric one.
+
+    ``globular``: one large round body with three small surface bumps (apoferritin-like blobs
+    in 2D); ``elongated``: four domains on a line, about 3:1 (a rod); ``ring``: seven domains
+    on a circle (C7, a ring seen from the top, a bar from the side); ``tetrahedral``: four
+    equal domains on a tetrahedron's vertices (a compact symmetric assembly); ``dumbbell``: two
+    unequal round domains side by side.
+    """
+    if shape == "globular":
+        bumps = rng.normal(size=(3, 3))
+        bumps = 45.0 * bumps / np.linalg.norm(bumps, axis=1, keepdims=True)
+        return [(np.zeros(3), np.full(3, 32.0), 260)] + [(b, np.full(3, 11.0), 25) for b in bumps]
+    if shape == "elongated":
+        return [(np.array([x, rng.normal(0, 4.0), rng.normal(0, 4.0)]), np.array([20.0, 22.0, 22.0]), 80)
+                for x in (-60.0, -20.0, 20.0, 60.0)]
+    if shape == "ring":
+        phases = 2 * np.pi * np.arange(7) / 7
+        return [(np.array([52.0 * np.cos(t), 52.0 * np.sin(t), 0.0]), np.array([12.0, 12.0, 20.0]), 45)
+                for t in phases]
+    if shape == "tetrahedral":
+        vertices = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float64) / np.sqrt(3.0)
+        return [(40.0 * v, np.full(3, 20.0), 90) for v in vertices]
+    if shape == "dumbbell":
+        return [(np.array([-38.0, 0.0, 0.0]), np.full(3, 26.0), 150), (np.array([42.0, 0.0, 0.0]), np.full(3, 20.0), 90)]
+    raise ValueError(f"unknown particle shape {shape!r}; expected one of {', '.join(SHAPES)}")
+
+
+def make_particle_models(
+    diameter_angstrom: float = 170.0, n_models: int = 1, seed: int = 2024, atom_sigma_angstrom: float = 6.0,
+    shape: str = "asymmetric",
+) -> list[PseudoAtomModel]:
+    """Build ``n_models`` conformations of one particle.
+
+    The default ``asymmetric`` particle is an elongated body with an off-axis head and a bent
+    arm; model k > 1 has its fourth domain and arm swung about a hinge by 35°·(k−1), a clear
+    conformational change at low resolution. The other :data:`SHAPES` (see
+    :func:`_symmetric_domains`) swing their last domain the same way.
 
     Parameters
     ----------
@@ -80,6 +115,9 @@ def make_particle_models(
         Base σ of a pseudo-atom.
     """
     rng = np.random.default_rng(seed)
+    if shape != "asymmetric":
+        return _models_from_domains(_symmetric_domains(shape, rng), rng, diameter_angstrom, n_models,
+                                    atom_sigma_angstrom)
     pos, sig, dom = [], [], []
     for d, (centre, spread, n) in enumerate(_DOMAINS):
         z = rng.normal(0.0, 1.0, size=(4 * n, 3))
@@ -99,6 +137,29 @@ def make_particle_models(
     positions -= positions.mean(axis=0)
     moving = (domain == 3) | (domain == len(_DOMAINS))
     hinge = positions[domain == 1].mean(axis=0)
+    return _conformations(positions, sigmas, moving, hinge, diameter_angstrom, n_models)
+
+
+def _models_from_domains(domains: list[tuple[np.ndarray, np.ndarray, int]], rng: np.random.Generator,
+                         diameter_angstrom: float, n_models: int, atom_sigma_angstrom: float) -> list[PseudoAtomModel]:
+    """Atoms drawn inside each domain (truncated Gaussian); the last domain moves between conformations."""
+    pos, sig, dom = [], [], []
+    for d, (centre, spread, n) in enumerate(domains):
+        z = rng.normal(0.0, 1.0, size=(4 * n, 3))
+        pos.append(z[np.linalg.norm(z, axis=1) < 1.6][:n] * spread + centre)
+        sig.append(atom_sigma_angstrom * rng.uniform(0.8, 1.3, size=len(pos[-1])))
+        dom.append(np.full(len(pos[-1]), d))
+    positions = np.concatenate(pos)
+    positions -= positions.mean(axis=0)
+    domain = np.concatenate(dom)
+    moving = domain == len(domains) - 1
+    return _conformations(positions, np.concatenate(sig), moving, positions[~moving].mean(axis=0), diameter_angstrom,
+                          n_models)
+
+
+def _conformations(positions: np.ndarray, sigmas: np.ndarray, moving: np.ndarray, hinge: np.ndarray,
+                   diameter_angstrom: float, n_models: int) -> list[PseudoAtomModel]:
+    """Model k swings the ``moving`` atoms about ``hinge`` by 35°·k; each model scaled to the diameter."""
     models = []
     for k in range(max(1, int(n_models))):
         p = positions.copy()

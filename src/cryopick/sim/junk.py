@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ICE, AGGREGATE, CARBON = "ice", "aggregate", "carbon"
+ICE, AGGREGATE, CARBON, BROKEN = "ice", "aggregate", "carbon", "broken"
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class JunkItem:
     Attributes
     ----------
     kind : str
-        ``ice``, ``aggregate`` or ``carbon``.
+        ``ice``, ``aggregate``, ``carbon`` or ``broken`` (half a particle).
     x_px, y_px : float
         Blob centre (0-based px, x = column); for carbon the point of the edge line
         closest to the micrograph centre.

@@ -27,6 +27,7 @@ from cryopick.ctf import CtfParams, ctf_image
 from cryopick.sim.density import PseudoAtomModel, project, random_orientations
 from cryopick.sim.junk import (
     AGGREGATE,
+    BROKEN,
     CARBON,
     ICE,
     JunkItem,
@@ -152,6 +153,28 @@ def _render(
         canvas[rr0:rr1, cc0:cc1] += img[rr0 - r0 : rr1 - r0, cc0 - c0 : cc1 - c0]
 
 
+def half_model(model: PseudoAtomModel, normal: np.ndarray) -> PseudoAtomModel:
+    """The atoms of ``model`` on the positive side of the plane through its centre with this normal (3,)."""
+    keep = model.positions_angstrom @ np.asarray(normal, dtype=np.float64) > 0
+    return PseudoAtomModel(model.positions_angstrom[keep], model.sigma_angstrom[keep], model.weights[keep])
+
+
+def _render_broken(canvas: np.ndarray, rng: np.random.Generator, params: SimParams, models: list[PseudoAtomModel],
+                   box: int, pad: int) -> list[JunkItem]:
+    """Add Poisson(broken_per_um2 · area) half particles anywhere on the micrograph; returns them as junk items."""
+    nx, ny = params.mic_size_px
+    pix = params.pixel_size_angstrom
+    r_px = 0.5 * params.diameter_angstrom / pix
+    items = []
+    for _ in range(rng.poisson(params.broken_per_um2 * nx * ny * pix * pix / 1e8)):
+        x, y = rng.uniform(r_px, nx - 1 - r_px), rng.uniform(r_px, ny - 1 - r_px)
+        normal = rng.normal(size=3)
+        model = half_model(models[int(rng.integers(len(models)))], normal)
+        _render(canvas, model, random_orientations(rng, 1)[0], x, y, pix, box, pad)
+        items.append(JunkItem(BROKEN, float(x), float(y), 0.5 * params.diameter_angstrom))
+    return items
+
+
 def simulate_micrograph(
     params: SimParams,
     models: list[PseudoAtomModel],
@@ -223,6 +246,7 @@ def simulate_micrograph(
             member_class = rng.integers(1, len(models) + 1, size=len(members))
             for (x, y), a, k in zip(members, member_angles, member_class):
                 _render(canvas, models[k - 1], a, x, y, pix, box, pad)
+        broken = _render_broken(canvas, rng, params, models, box, pad) if params.broken_per_um2 > 0 else []
     disc_area_px = np.pi * (0.5 * d_px) ** 2
     canvas *= np.float32(params.particle_contrast * disc_area_px)
 
@@ -266,7 +290,7 @@ def simulate_micrograph(
 
     if keep_layers:
         layers["ice_mean"] = ice_mean
-    junk = ([carbon] if carbon is not None else []) + ice + [a for a, _ in aggregates]
+    junk = ([carbon] if carbon is not None else []) + ice + [a for a, _ in aggregates] + broken
     return SimulatedMicrograph(
         image=image.astype(np.float32),
         ctf=CtfParams(ctf.defocus_u_angstrom, ctf.defocus_v_angstrom, ctf.defocus_angle_deg, ctf.voltage_kv,
@@ -279,4 +303,4 @@ def simulate_micrograph(
     )
 
 
-__all__ = ["SimulatedMicrograph", "simulate_micrograph", "ICE", "CARBON", "AGGREGATE"]
+__all__ = ["SimulatedMicrograph", "simulate_micrograph", "half_model", "ICE", "CARBON", "AGGREGATE", "BROKEN"]

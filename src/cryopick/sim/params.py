@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from cryopick.errors import BadInputError
+from cryopick.sim.density import SHAPES
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ class SimParams:
         Fraction of micrographs with a carbon edge.
     min_separation_diameters : float
         Minimum centre distance between particles, in diameters.
+    particle_shape : str
+        The molecule's shape, one of :data:`cryopick.sim.density.SHAPES`.
+    broken_per_um2 : float
+        Poisson rate of broken particles: half a particle (the atoms on one side of a random
+        plane through its centre), junk that looks like a particle to a picker and gives
+        half-particle class averages.
     """
 
     n_micrographs: int = 4
@@ -83,6 +90,8 @@ class SimParams:
     aggregates_per_um2: float = 25.0
     carbon_fraction: float = 0.25
     min_separation_diameters: float = 1.0
+    particle_shape: str = "asymmetric"
+    broken_per_um2: float = 0.0
 
     def validate(self) -> "SimParams":
         """Raise BadInputError on impossible values; returns self."""
@@ -105,6 +114,10 @@ class SimParams:
             problems.append("defocus range must satisfy 0 < min <= max")
         if not 0 <= self.amplitude_contrast < 1:
             problems.append(f"amplitude contrast must be in [0, 1) (got {self.amplitude_contrast})")
+        if self.particle_shape not in SHAPES:
+            problems.append(f"particle shape must be one of {', '.join(SHAPES)} (got {self.particle_shape!r})")
+        if self.broken_per_um2 < 0:
+            problems.append(f"broken_per_um2 must be >= 0 (got {self.broken_per_um2})")
         if self.n_models < 1:
             problems.append(f"n_models must be >= 1 (got {self.n_models})")
         if problems:

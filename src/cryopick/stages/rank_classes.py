@@ -1,7 +1,31 @@
 """Automatic 2D class selection: RELION's Select job with the class ranker (relion_spec.md §5).
 
-Not built yet: this module holds the job's parameters (the contract the CLI, the ranker
-service and the flow share); without a ``run`` the ranker answers UNIMPLEMENTED.
+"Select classes from job" names a 2D classification's ``run_itNNN_optimiser.star``. Every class
+with more than 10 particles gets RELION's 24 features and its 64×64 image (:mod:`cryopick.ranking`)
+and a score from 0 ("absolute rubbish") to 1 ("gorgeous") from cryopick's scorer network
+(shipped weights, :mod:`cryopick.io.ranker_model`; smaller classes score −999). Classes scoring
+between the minimum and maximum thresholds are selected, topped up in order of score to a
+minimum number of particles or classes if asked. Writes what RELION's Select job writes:
+
+``rank_model.star``, ``rank_optimiser.star``, ``rank_data.star``
+    The classification with rlnClassScore per class (the model holds only ``model_classes``).
+``particles.star``
+    The particles of the selected classes, in their original order, with the optics table.
+``class_averages.star``
+    The selected class averages, by decreasing score.
+``backup_selection.star``
+    rlnSelected (1/0) per class.
+``features.npy``, ``images.npy``
+    The network's inputs (float32, (n, 24) and (n, 64, 64)), as RELION leaves them.
+``class_scores.pdf``
+    The gallery: every class by decreasing score, with its score and particle count, selected
+    classes marked.
+
+Deviations from RELION 4, stated: the scorer is cryopick's own network (RELION's trained
+weights are not available); accuracies that model.star does not give (999, as VDAM and
+cryopick's Class2D write) are not re-estimated from particles but set to RELION's small-class
+values (5°, 8 Å), as in the scorer's training, so they carry no information; the first-peak
+CTF division (``--ctf_intact_first_peak`` classifications) is not implemented and is refused.
 """
 
 from __future__ import annotations
@@ -9,8 +33,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
+from cryopick.errors import BadInputError
 from cryopick.io import nodes
+from cryopick.io.paths import ProjectPaths
+from cryopick.io.ranker_model import SHIPPED_WEIGHTS, load_scorer, weights_digest
+from cryopick.io.star import get_table, list_table, read_star_raw, write_star
+from cryopick.ranking.class_features import (
+    SMALL_CLASS_ACCURACY,
+    class_model_features,
+    is_ranked,
+    particle_count,
+)
+from cryopick.ranking.image_features import class_image_features
+from cryopick.ranking.network_input import ClassFeatures, cnn_image, feature_vector
+from cryopick.ranking.selection import SKIPPED_SCORE, select_classes
+from cryopick.report.gallery import write_class_gallery
+from cryopick.stages.base import Stage, StageContext, StageResult, resolve_device
 from cryopick.stages.fields import input_file, param, runtime
+from cryopick.stages.rank_inputs import RankInputs, read_rank_inputs
+
+#: Model-class labels RELION's rank_model.star keeps (rlnClassScore goes after rlnReferenceImage).
+RANK_MODEL_LABELS = ("rlnReferenceImage", "rlnClassDistribution", "rlnAccuracyRotations",
+                     "rlnAccuracyTranslationsAngst", "rlnEstimatedResolution", "rlnOverallFourierCompleteness",
+                     "rlnClassPriorOffsetX", "rlnClassPriorOffsetY")
+GALLERY_PDF = "class_scores.pdf"
 
 
 @dataclass(frozen=True)
@@ -33,3 +81,144 @@ class Params:
     radius_ratio: float = param(0.95, help="Inner radius of the ring features, as a fraction of the mask radius",
                                 cli="--radius-ratio", relion="--radius_ratio", minimum=0.0, maximum=1.0)
     device: Literal["auto", "cpu", "cuda"] = runtime("auto", help="Compute device", cli="--device")
+
+    def validate(self) -> None:
+        if self.select_min_nr_particles > 0 and self.select_min_nr_classes > 0:
+            raise BadInputError("auto-selection: give a minimum number of particles (--min-particles) or of classes "
+                                "(--min-classes), not both")
+        if self.min_score > self.max_score:
+            raise BadInputError(f"auto-selection: the minimum score {self.min_score} is above the maximum score "
+                                f"{self.max_score}")
+
+
+@dataclass
+class _Plan:
+    inputs: RankInputs
+    ranked: np.ndarray  # indices of the classes that get a score
+    device: str
+    weights_digest: str
+
+    @property
+    def fingerprint_extra(self) -> dict:
+        return {"scorer_weights": self.weights_digest}
+
+
+def _prepare(params: Params, project: ProjectPaths) -> _Plan:
+    inputs = read_rank_inputs(project, params.optimiser_star)
+    where = params.optimiser_star
+    if not inputs.ctf_corrected:
+        raise BadInputError(f"{where}: the classification did not correct CTFs (rlnDoCorrectCtf 0); the class "
+                            "ranker's features are defined on CTF-corrected averages, as RELION requires")
+    if inputs.ignore_ctf_until_first_peak:
+        raise BadInputError(f"{where}: the classification ignored CTFs until their first peak; dividing the "
+                            "averages by that CTF before ranking (RELION does) is not implemented in cryopick")
+    counts = np.array([particle_count(c.class_distribution, inputs.n_particles) for c in inputs.classes])
+    ranked = np.flatnonzero([is_ranked(n) for n in counts])
+    return _Plan(inputs, ranked, resolve_device(params.device), weights_digest(SHIPPED_WEIGHTS)
+                 if SHIPPED_WEIGHTS.is_file() else "missing")
+
+
+def network_inputs(inputs: RankInputs, ranked: np.ndarray, lowpass_angstrom: float,
+                   radius_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """The scorer's inputs for the ranked classes: features (n, 24) and images (n, 64, 64), float32."""
+    pixel, diameter = inputs.pixel_size_angstrom, inputs.diameter_angstrom
+    box = inputs.averages.shape[-1]
+    features = [ClassFeatures(class_model_features(inputs.classes[k], inputs.n_particles, box, pixel,
+                                                   reestimated_accuracies=SMALL_CLASS_ACCURACY),
+                              class_image_features(inputs.averages[k], pixel, diameter, lowpass_angstrom, radius_ratio))
+                for k in ranked]
+    images = np.stack([cnn_image(inputs.averages[k], pixel, diameter) for k in ranked]) if len(ranked) \
+        else np.zeros((0, 64, 64), np.float32)
+    return feature_vector(features), images.astype(np.float32)
+
+
+def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
+    from cryopick.ranking.scorer import score
+
+    p, inputs = ctx.params, plan.inputs
+    k_total = len(inputs.classes)
+    ctx.log(f" + Ranking {len(plan.ranked)} of {k_total} classes of {p.optimiser_star} "
+            f"({inputs.n_particles} particles; classes of 10 particles or fewer are not scored)")
+    features, images = network_inputs(inputs, plan.ranked, p.lowpass_angstrom, p.radius_ratio)
+    np.save(ctx.job.output("features.npy"), features)
+    np.save(ctx.job.output("images.npy"), images)
+    model, cached = load_scorer(SHIPPED_WEIGHTS, plan.device)
+    ctx.log(f" + scorer {SHIPPED_WEIGHTS.name} ({plan.weights_digest}) on {plan.device}"
+            f"{', already in memory' if cached else ''}")
+    scores = np.full(k_total, SKIPPED_SCORE)
+    if len(plan.ranked):
+        scores[plan.ranked] = score(model, images, features)
+    counts = np.array([particle_count(c.class_distribution, inputs.n_particles) for c in inputs.classes])
+    selected = select_classes(scores, counts, p.min_score, p.max_score, p.select_min_nr_particles,
+                              p.select_min_nr_classes)
+    n_selected_particles = _write_outputs(ctx, inputs, scores, selected)
+    _write_gallery(ctx, inputs, scores, selected)
+    for k in np.argsort(-scores, kind="stable"):
+        ctx.log(f"   class {k + 1:3d}: score {scores[k]:8.3f}, {counts[k]:7.1f} particles"
+                f"{'  selected' if selected[k] else ''}")
+    ctx.log(f" + Selected {int(selected.sum())} classes with {n_selected_particles} particles")
+    rel = ctx.job.rel
+    scored = scores[plan.ranked]
+    return StageResult(
+        job_dir=rel,
+        output_nodes=[(f"{rel}particles.star", nodes.PARTICLES), (f"{rel}class_averages.star", nodes.CLASS_AVERAGES),
+                      (f"{rel}rank_optimiser.star", nodes.OPTIMISER_AUTOSELECT)],
+        counts={"classes": k_total, "scored_classes": len(plan.ranked), "selected_classes": int(selected.sum()),
+                "particles": inputs.n_particles, "selected_particles": n_selected_particles},
+        summary={"mean_score": float(scored.mean()) if len(scored) else float("nan"),
+                 "max_score": float(scored.max()) if len(scored) else float("nan")},
+        figures=[f"{rel}{GALLERY_PDF}"],
+    )
+
+
+def _write_outputs(ctx: StageContext, inputs: RankInputs, scores: np.ndarray, selected: np.ndarray) -> int:
+    """RELION's Select-job files; returns the number of selected particles."""
+    project, job = ctx.project, ctx.job
+    model_path = project.read_path(inputs.model_star, "model STAR")
+    classes = get_table(read_star_raw(model_path), "model_classes", model_path).columns
+    rank_model = {"rlnReferenceImage": classes["rlnReferenceImage"], "rlnClassScore": scores}
+    rank_model.update({label: classes[label] for label in RANK_MODEL_LABELS[1:] if label in classes})
+
+    data_path = project.read_path(inputs.data_star, "data STAR")
+    data_tables = read_star_raw(data_path)
+    keep = selected[inputs.particle_classes - 1]
+    particles = {name: t if name != "particles" else _rows(t, keep) for name, t in data_tables.items()}
+
+    opt_path = project.read_path(ctx.params.optimiser_star, "optimiser STAR")
+    opt = dict(get_table(read_star_raw(opt_path), "optimiser_general", opt_path).columns)
+    opt = {label: values[0] for label, values in opt.items()}
+    opt["rlnModelStarFile"] = f"{job.rel}rank_model.star"
+    opt["rlnExperimentalDataStarFile"] = f"{job.rel}rank_data.star"
+
+    order = [k for k in np.argsort(-scores, kind="stable") if selected[k]]
+    averages = {"rlnReferenceImage": [classes["rlnReferenceImage"][k] for k in order],
+                "rlnPredictedClassScore": scores[order]}
+    averages.update({label: np.asarray(classes[label])[order] for label in RANK_MODEL_LABELS[1:5] if label in classes})
+
+    write_star(job.output("rank_model.star"), {"model_classes": rank_model})
+    write_star(job.output("rank_data.star"), data_tables)
+    write_star(job.output("rank_optimiser.star"), {"optimiser_general": list_table(opt)})
+    write_star(job.output("backup_selection.star"), {"": {"rlnSelected": selected.astype(np.int64)}})
+    write_star(job.output("class_averages.star"), {"": averages})
+    write_star(job.output("particles.star"), particles)  # the job's main output, written last
+    return int(keep.sum())
+
+
+def _rows(table, keep: np.ndarray):
+    from cryopick.io.star import RawTable
+
+    return RawTable({label: np.asarray(values)[keep] for label, values in table.columns.items()})
+
+
+def _write_gallery(ctx: StageContext, inputs: RankInputs, scores: np.ndarray, selected: np.ndarray) -> None:
+    counts = np.bincount(inputs.particle_classes - 1, minlength=len(scores))
+    labels = [f"score {s:.2f}{' SELECTED' if sel else ''}" if s != SKIPPED_SCORE else "not scored"
+              for s, sel in zip(scores, selected)]
+    distribution = np.array([c.class_distribution for c in inputs.classes])
+    write_class_gallery(ctx.job.output(GALLERY_PDF), inputs.averages, distribution, counts,
+                        order=np.argsort(-scores, kind="stable"), extra_labels=labels,
+                        heading=f"{ctx.params.optimiser_star}: {int(selected.sum())} of {len(scores)} classes selected "
+                                f"(score {ctx.params.min_score:g} to {ctx.params.max_score:g})")
+
+
+run = Stage("rank", _prepare, _execute, job_options=lambda p: {"do_class_ranker": True}).run

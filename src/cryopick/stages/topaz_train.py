@@ -83,6 +83,9 @@ class Params:
     normalisation: Literal["gmm", "relion"] = param(
         "gmm", help="Micrograph normalisation: topaz preprocess's GMM, or RELION wrapper's mean/std",
         cli="--normalise")
+    start_model: Literal["resnet8_u32", "resnet8_u64", "resnet16_u32", "resnet16_u64"] = param(
+        START_MODEL, help="Pretrained network training starts from (topaz train's default: resnet8_u32)",
+        cli="--start-model")
     seed: int = param(1, help="Random seed (test split, normalisation, training)", cli="--seed", relion="--random_seed")
     threads: int = runtime(0, help="CPU threads for training (0: torch's default, all cores)", cli="--threads",
                            relion="--topaz_workers", minimum=0, maximum=1024)
@@ -185,7 +188,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
             f"{len(plan.test)} held out ({n_test}); {plan.ignored} particles on other micrographs ignored")
     ctx.log(f" + pixel size {plan.pixel_size_angstrom:g} A, diameter {p.particle_diameter_angstrom:g} A: binning "
             f"{g.downscale}, training radius {g.train_radius_px} px (binned); {p.nr_epochs} epochs x {p.epoch_size} "
-            f"updates of {p.minibatch_size} crops from {START_MODEL} on {device}")
+            f"updates of {p.minibatch_size} crops from {p.start_model} on {device}")
     _write_training_coords(ctx, plan)
     loaded = ctx.for_each(plan.train + plan.test, lambda m: _labelled(ctx, m, plan.centres[m], g.downscale),
                           name=lambda m: m, threads=2)
@@ -193,7 +196,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     training, test = loaded.done[: len(plan.train)], loaded.done[len(plan.train):]
     settings = TrainingSettings(p.nr_epochs, p.epoch_size, p.minibatch_size, p.learning_rate,
                                 p.nr_particles_per_micrograph, g.train_radius_px, p.seed)
-    model = load_pretrained(START_MODEL).to(device)
+    model = load_pretrained(p.start_model).to(device)
     rows: list[EpochFigures] = []
     for figures in train(model, training, test, settings, device):
         ctx.check_cancel()

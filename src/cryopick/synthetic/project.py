@@ -166,7 +166,8 @@ def simulate_project(params: SimParams, out_dir: str | os.PathLike) -> SimResult
     for rel in (IMPORT_JOB, f"{MOTIONCORR_JOB}Movies", f"{CTFFIND_JOB}Movies", TRUTH_DIR):
         (root / rel).mkdir(parents=True, exist_ok=True)
 
-    models = make_particle_models(params.diameter_angstrom, params.n_models, params.model_seed)
+    models = make_particle_models(params.diameter_angstrom, params.n_models, params.model_seed,
+                                  shape=params.particle_shape)
     names = micrograph_names(params.n_micrographs)
     carbon = _carbon_flags(params)
     pix = params.pixel_size_angstrom

@@ -1,0 +1,136 @@
+"""The whole particle-picking chapter against two shortcuts, on one simulated tutorial-sized project. One run.
+
+Project: ``cryopick simulate --preset tutorial`` (``--n-mics`` 24 micrographs of 1920×1856 px at
+1.77 Å/px, ~100 particles each, carbon edges, ice, aggregates; ``--seed``). Three ways to a
+particle set, each with the tutorial's settings (``cryopick.stages.presets.TUTORIAL_CPU``: the
+tutorial's values, Topaz training shortened for a CPU, and Topaz told to expect the simulated
+density of ~100 particles per micrograph rather than the tutorial data's 300), every stage run
+in this process and timed on its own (wall clock):
+
+* **the chain**: Select (first 10 micrographs) → LoG picking → Extract → Class2D (50 classes,
+  25 iterations) → automatic class selection (score ≥ 0.5) → Topaz training on the selected
+  particles → Topaz picking of all micrographs → final extraction of picks with FOM > −3;
+* **LoG picking alone**: LoG picking of all micrographs → extraction (every pick);
+* **pretrained Topaz alone** (the tutorial's shortcut): Topaz picking of all micrographs with
+  Topaz's pretrained network → extraction of picks with FOM > −3.
+
+Each final ``particles.star`` is scored against the simulator's truth (:mod:`cryopick.metrics`:
+a particle matches an unmatched true particle within half the particle diameter; AP over the
+particles ranked by rlnAutopickFigureOfMerit) over all micrographs: precision, recall, F1, AP.
+The chain is worth running only if its final set beats both shortcuts.
+
+Usage: ``python benchmarks/bench_chain.py [--n-mics 24] [--seed 11] [--workdir DIR]``
+Writes ``bench_out/bench_chain.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cryopick.io.columns import read_table
+from cryopick.io.picks import read_truth
+from cryopick.io.topaz_model import model_file_name
+from cryopick.metrics import score_picks
+from cryopick.sim.params import preset
+from cryopick.stages.presets import TUTORIAL_CPU
+from cryopick.stages.registry import stage
+from cryopick.synthetic.project import simulate_project
+
+MICS = "CtfFind/job003/micrographs_ctf.star"
+
+
+class Runner:
+    """Runs preset steps into numbered job directories, timing each."""
+
+    def __init__(self, root: Path, overrides: dict[str, dict]):
+        self.root, self.overrides, self.next_job, self.times = root, overrides, 4, []
+
+    def __call__(self, route: str, key: str, **files: str):
+        step = TUTORIAL_CPU[key]
+        spec = stage(step.stage)
+        job = f"{spec.job_type}/job{self.next_job:03d}/"
+        self.next_job += 1
+        t0 = time.perf_counter()
+        params = spec.params_class(**files, **{**step.values, **self.overrides.get(key, {})})
+        result = spec.module().run(params, self.root, job)
+        self.times.append({"route": route, "step": key, "job": job, "seconds": time.perf_counter() - t0,
+                           "counts": result.counts})
+        print(f"{route:22s} {key:15s} {job:18s} {time.perf_counter() - t0:7.1f} s  {result.counts}", flush=True)
+        return result
+
+
+def node(result, suffix: str) -> str:
+    return next(p for p, _ in result.output_nodes if p.endswith(suffix))
+
+
+def score_particles(root: Path, particles_star: str) -> dict:
+    """Precision, recall, F1 and AP of a particles.star against the truth, over every micrograph."""
+    truth = read_truth(root / "GroundTruth/particles.star")
+    data = read_table(root / particles_star, "particles", required=("rlnMicrographName", "rlnCoordinateX",
+                                                                   "rlnCoordinateY"))
+    mics = np.asarray(data["rlnMicrographName"]).astype(str)
+    fom = np.asarray(data.get("rlnAutopickFigureOfMerit", np.zeros(len(mics))), dtype=np.float64)
+    picks = {m: {"rlnCoordinateX": np.asarray(data["rlnCoordinateX"], float)[mics == m],
+                 "rlnCoordinateY": np.asarray(data["rlnCoordinateY"], float)[mics == m],
+                 "rlnAutopickFigureOfMerit": fom[mics == m]} for m in truth.xy_by_mic}
+    s = score_picks(truth.xy_by_mic, picks, 0.5 * truth.diameter_angstrom / truth.pixel_size_angstrom)
+    return {"particles": s.n_picks, "true": s.n_true, "matched": s.n_matched, "precision": s.precision,
+            "recall": s.recall, "f1": s.f1, "average_precision": s.average_precision}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n-mics", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=Path("bench_out/bench_chain.json"))
+    a = ap.parse_args()
+    work = a.workdir or Path(tempfile.mkdtemp(prefix="bench_chain_"))
+    root = work / "project"
+    if root.exists():
+        shutil.rmtree(root)
+    sim = preset("tutorial").replace(n_micrographs=a.n_mics, seed=a.seed)
+    simulate_project(sim, root)
+    # the expected number of particles per micrograph is the data's (the tutorial's 300 is its own data's)
+    run = Runner(root, {"topaz_training": {"nr_particles_per_micrograph": sim.particles_per_mic}})
+
+    split = run("chain", "subsets", micrographs_star=MICS)
+    training = node(split, "_split1.star")
+    log = run("chain", "log_picking", micrographs_star=training)
+    parts = run("chain", "extract", micrographs_star=training, coords_star=node(log, "autopick.star"))
+    classes = run("chain", "class2d", particles_star=node(parts, "particles.star"))
+    selected = run("chain", "auto_select", optimiser_star=node(classes, "_optimiser.star"))
+    model = run("chain", "topaz_training", micrographs_star=training, particles_star=node(selected, "particles.star"))
+    epochs = TUTORIAL_CPU["topaz_training"].values["nr_epochs"]
+    picks = run("chain", "topaz_picking", micrographs_star=MICS, model_path=model.job_dir + model_file_name(epochs, epochs))
+    chain = run("chain", "final_extract", micrographs_star=MICS, coords_star=node(picks, "autopick.star"))
+
+    log_all = run("LoG alone", "log_picking", micrographs_star=MICS)
+    log_parts = run("LoG alone", "extract", micrographs_star=MICS, coords_star=node(log_all, "autopick.star"))
+    pre = run("pretrained Topaz alone", "topaz_picking", micrographs_star=MICS)
+    pre_parts = run("pretrained Topaz alone", "final_extract", micrographs_star=MICS, coords_star=node(pre, "autopick.star"))
+
+    finals = {"chain": chain, "LoG alone": log_parts, "pretrained Topaz alone": pre_parts}
+    scores = {name: score_particles(root, node(r, "particles.star")) for name, r in finals.items()}
+    totals = {name: sum(t["seconds"] for t in run.times if t["route"] == name) for name in finals}
+    report = {"n_micrographs": a.n_mics, "seed": a.seed, "steps": run.times, "scores": scores, "seconds": totals}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    print()
+    print(f"{'final particle set':24s} {'particles':>9s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'AP':>6s} {'time':>8s}")
+    for name, s in scores.items():
+        print(f"{name:24s} {s['particles']:9d} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f} "
+              f"{s['average_precision']:6.3f} {totals[name]:7.0f}s")
+    print(f"({scores['chain']['true']} true particles on {a.n_mics} micrographs; written {a.out})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
