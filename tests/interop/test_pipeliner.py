@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cryopick.io.pipeline import read_pipeline
-from cryopick.stages import autopick_log, class2d, extract, select, topaz_pick, topaz_train
+from cryopick.stages import autopick_log, class2d, extract, rank_classes, select, topaz_pick, topaz_train
 from cryopick.synthetic.project import SimParams, simulate_project
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,10 +46,14 @@ def test_pipeliner_reads_the_pipeline_and_every_job(tmp_path):
     extract.run(extract.Params("Select/job004/micrographs_split1.star", "AutoPick/job005/autopick.star", box_size_px=64),
                 root, "Extract/job006/")
     class2d.run(class2d.Params("Extract/job006/particles.star", nr_classes=2, nr_iter=1), root, "Class2D/job007/")
+    rank_classes.run(rank_classes.Params("Class2D/job007/run_it001_optimiser.star", select_min_nr_classes=1), root,
+                     "Select/job010/")
     topaz_train.run(topaz_train.Params(star, 170.0, coords_star="AutoPick/job005/autopick.star",
                                        nr_particles_per_micrograph=40, nr_epochs=1, epoch_size=2, minibatch_size=32,
                                        test_ratio=0.3), root, "AutoPick/job008/")
     topaz_pick.run(topaz_pick.Params(star, 170.0, model_path="AutoPick/job008/model_epoch1.sav"), root, "AutoPick/job009/")
+    extract.run(extract.Params(star, "AutoPick/job009/autopick.star", box_size_px=64, min_fom=-3.0), root,
+                "Extract/job011/")
 
     proc = subprocess.run([str(PIPELINER), "-c", READER, str(root)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -58,7 +62,8 @@ def test_pipeliner_reads_the_pipeline_and_every_job(tmp_path):
     assert sorted((p[0], p[2], p[3]) for p in ours.processes) == sorted(tuple(p) for p in seen["processes"])
     assert {n for n, _ in ours.nodes} <= set(seen["nodes"])
     jobs = seen["jobs"]
-    assert len(jobs) == 9 and not [j for j, v in jobs.items() if v.startswith("ERROR")], jobs
+    assert len(jobs) == 11 and not [j for j, v in jobs.items() if v.startswith("ERROR")], jobs
     assert jobs["AutoPick/job008/job.star"] == "relion.autopick.topaz.train"
     assert jobs["AutoPick/job009/job.star"] == "relion.autopick.topaz.pick"
     assert jobs["Class2D/job007/job.star"].startswith("relion.class2d")
+    assert jobs["Select/job010/job.star"] == "relion.select.class2dauto"

@@ -27,14 +27,17 @@ def table(root, rel, name):
 
 
 def test_scores_every_class_and_writes_relions_select_files(project):
-    result = rank_classes.run(rank_classes.Params(OPT, min_score=0.5), project, "Select/job007/")
+    result = rank_classes.run(rank_classes.Params(OPT, min_score=0.5, select_min_nr_classes=1), project,
+                              "Select/job007/")
     job = project / "Select/job007"
     model = table(project, "Select/job007/rank_model.star", "model_classes")
     scores = np.asarray(model["rlnClassScore"], dtype=float)
     assert len(scores) == 3 and all(0 <= s <= 1 or s == -999 for s in scores)
     assert list(model)[:2] == ["rlnReferenceImage", "rlnClassScore"] and "rlnClassDistribution" in model
     selected = np.asarray(table(project, "Select/job007/backup_selection.star", "")["rlnSelected"]) == 1
-    assert np.array_equal(selected, scores >= 0.5)
+    best = np.zeros(3, bool)
+    best[np.argmax(scores)] = True
+    assert np.array_equal(selected, scores >= 0.5 if (scores >= 0.5).any() else best)  # topped up to one class
 
     data = table(project, "Class2D/job006/run_it002_data.star", "particles")
     classes = np.asarray(data["rlnClassNumber"])
@@ -64,6 +67,13 @@ def test_the_minimum_number_of_classes_tops_up_the_selection_by_score(project):
     scores = np.asarray(table(project, "Select/job007/rank_model.star", "model_classes")["rlnClassScore"], dtype=float)
     selected = np.asarray(table(project, "Select/job007/backup_selection.star", "")["rlnSelected"]) == 1
     assert selected.sum() == 2 and set(np.flatnonzero(selected)) == set(np.argsort(-scores)[:2])
+
+
+def test_an_empty_selection_fails_the_job_saying_what_to_change(project):
+    with pytest.raises(BadInputError, match=f"{OPT}: no class was selected .*lower --min-score"):
+        rank_classes.run(rank_classes.Params(OPT, min_score=2.0), project, "Select/job007/")
+    assert not (project / "Select/job007/particles.star").exists()
+    assert (project / "Select/job007/RELION_JOB_EXIT_FAILURE").exists()
 
 
 def test_minimum_particles_and_classes_together_are_refused_before_anything_is_written(project):

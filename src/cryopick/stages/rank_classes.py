@@ -151,6 +151,10 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     counts = np.array([particle_count(c.class_distribution, inputs.n_particles) for c in inputs.classes])
     selected = select_classes(scores, counts, p.min_score, p.max_score, p.select_min_nr_particles,
                               p.select_min_nr_classes)
+    if not selected.any():
+        best = f"the best scored {scores.max():.3f}" if len(plan.ranked) else "no class has more than 10 particles"
+        raise BadInputError(f"{p.optimiser_star}: no class was selected ({best}; the window is {p.min_score:g} to "
+                            f"{p.max_score:g}); lower --min-score, or set --min-classes or --min-particles")
     n_selected_particles = _write_outputs(ctx, inputs, scores, selected)
     _write_gallery(ctx, inputs, scores, selected)
     for k in np.argsort(-scores, kind="stable"):
