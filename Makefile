@@ -61,9 +61,9 @@ bench-ranker: install
 bench-chain: install
 	$(PYTHON) benchmarks/bench_chain.py
 
-# Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~25 min).
+# Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~30 min).
 ranker-weights: install
-	$(PYTHON) -m cryopick train-ranker --o .make/ranker --projects 60 --seed 1
+	$(PYTHON) -m cryopick train-ranker --o .make/ranker --projects 90 --seed 1
 	cp .make/ranker/scorer.pt .make/ranker/scorer.json src/cryopick/ranking/weights/
 
 # Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cryopick.errors import CryopickError
 from cryopick.io.columns import read_table
 from cryopick.io.picks import read_truth
 from cryopick.io.topaz_model import model_file_name
@@ -102,6 +103,20 @@ def score_particles(root: Path, particles_star: str) -> dict:
             "recall": s.recall, "f1": s.f1, "average_precision": s.average_precision}
 
 
+def run_chain(run: Runner):
+    """The tutorial's chain; returns the final extraction's result."""
+    split = run("chain", "subsets", micrographs_star=MICS)
+    training = node(split, "_split1.star")
+    log = run("chain", "log_picking", micrographs_star=training)
+    parts = run("chain", "extract", micrographs_star=training, coords_star=node(log, "autopick.star"))
+    classes = run("chain", "class2d", particles_star=node(parts, "particles.star"))
+    selected = run("chain", "auto_select", optimiser_star=node(classes, "_optimiser.star"))
+    model = run("chain", "topaz_training", micrographs_star=training, particles_star=node(selected, "particles.star"))
+    epochs = TUTORIAL_CPU["topaz_training"].values["nr_epochs"]
+    picks = run("chain", "topaz_picking", micrographs_star=MICS, model_path=model.job_dir + model_file_name(epochs, epochs))
+    return run("chain", "final_extract", micrographs_star=MICS, coords_star=node(picks, "autopick.star"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n-mics", type=int, default=24)
@@ -119,16 +134,12 @@ def main() -> int:
     simulate_project(sim, root)
     run = Runner(root, data_settings(sim.diameter_angstrom, sim.particles_per_mic))
 
-    split = run("chain", "subsets", micrographs_star=MICS)
-    training = node(split, "_split1.star")
-    log = run("chain", "log_picking", micrographs_star=training)
-    parts = run("chain", "extract", micrographs_star=training, coords_star=node(log, "autopick.star"))
-    classes = run("chain", "class2d", particles_star=node(parts, "particles.star"))
-    selected = run("chain", "auto_select", optimiser_star=node(classes, "_optimiser.star"))
-    model = run("chain", "topaz_training", micrographs_star=training, particles_star=node(selected, "particles.star"))
-    epochs = TUTORIAL_CPU["topaz_training"].values["nr_epochs"]
-    picks = run("chain", "topaz_picking", micrographs_star=MICS, model_path=model.job_dir + model_file_name(epochs, epochs))
-    chain = run("chain", "final_extract", micrographs_star=MICS, coords_star=node(picks, "autopick.star"))
+    try:
+        chain = run_chain(run)
+        chain_error = ""
+    except CryopickError as exc:  # e.g. no class selected: the chain has no final set; the shortcuts still run
+        chain, chain_error = None, str(exc)
+        print(f"chain stopped: {exc}", flush=True)
 
     log_all = run("LoG alone", "log_picking", micrographs_star=MICS)
     log_parts = run("LoG alone", "extract", micrographs_star=MICS, coords_star=node(log_all, "autopick.star"))
@@ -136,9 +147,11 @@ def main() -> int:
     pre_parts = run("pretrained Topaz alone", "final_extract", micrographs_star=MICS, coords_star=node(pre, "autopick.star"))
 
     finals = {"chain": chain, "LoG alone": log_parts, "pretrained Topaz alone": pre_parts}
+    finals = {name: r for name, r in finals.items() if r is not None}
     scores = {name: score_particles(root, node(r, "particles.star")) for name, r in finals.items()}
     totals = {name: sum(t["seconds"] for t in run.times if t["route"] == name) for name in finals}
-    report = {"preset": a.preset, "n_micrographs": a.n_mics, "seed": a.seed, "steps": run.times, "scores": scores, "seconds": totals}
+    report = {"preset": a.preset, "n_micrographs": a.n_mics, "seed": a.seed, "chain_error": chain_error,
+              "steps": run.times, "scores": scores, "seconds": totals}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=2, default=float) + "\n")
     print()
@@ -146,7 +159,9 @@ def main() -> int:
     for name, s in scores.items():
         print(f"{name:24s} {s['particles']:9d} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f} "
               f"{s['average_precision']:6.3f} {totals[name]:7.0f}s")
-    print(f"({a.preset}: {scores['chain']['true']} true particles on {a.n_mics} micrographs; written {a.out})")
+    if chain_error:
+        print(f"chain: no final set ({chain_error})")
+    print(f"({a.preset}: {next(iter(scores.values()))['true']} true particles on {a.n_mics} micrographs; written {a.out})")
     return 0
 
 

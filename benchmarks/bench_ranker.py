@@ -4,8 +4,8 @@ Projects: ``--projects`` simulated projects made as ``cryopick train-ranker`` ma
 projects (:func:`cryopick.cli.train_ranker.project_params`) but from another seed (``--seed``,
 default 1000: other molecules, sizes, contrast and junk), their shapes cycling through all six
 of :data:`cryopick.sim.density.SHAPES`, so every sixth project is a ``dumbbell``, a shape the
-shipped scorer was never trained on. Each is LoG-picked loosely, extracted (float32) and
-classified twice on the same particles:
+shipped scorer was never trained on. Each is LoG-picked loosely, extracted (float32; every
+other project binned by 2, 7 Å/px) and classified twice on the same particles:
 
 * by ``cryopick class2d`` (10 classes, 8 iterations, as in training), and, for the first
   ``--relion`` projects,
@@ -98,7 +98,8 @@ def main() -> int:
         if root.exists():
             shutil.rmtree(root)
         t0 = time.perf_counter()
-        sources = [("cryopick class2d", classify_project(root, params, diameter, float16=False))]
+        binning = 1 + i % 2  # every other project's particles binned by 2 (7 Å/px averages)
+        sources = [("cryopick class2d", classify_project(root, params, diameter, float16=False, binning=binning))]
         if i < a.relion:
             sources.append(("RELION 3.1 relion_refine", relion_classify(root, diameter)))
         for name, optimiser in sources:
@@ -107,7 +108,7 @@ def main() -> int:
             runs[name].append(e)
             if params.particle_shape not in SHAPES[:5]:
                 runs[f"{name}, unseen shape (dumbbell)"].append(e)
-            print(f"project {i} ({params.particle_shape}, {diameter:g} A) {name}: {len(e['good'])} classes, "
+            print(f"project {i} ({params.particle_shape}, {diameter:g} A, binned {binning}) {name}: {len(e['good'])} classes, "
                   f"{int(e['good'].sum())} good; scores of good {np.round(e['score'][e['good']], 2).tolist()}, "
                   f"of bad {np.round(e['score'][~e['good']], 2).tolist()}", flush=True)
         print(f"project {i}: {time.perf_counter() - t0:.0f} s", flush=True)

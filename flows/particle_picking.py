@@ -6,11 +6,10 @@ auto-select classes -> Topaz train -> Topaz pick (all micrographs) -> final Extr
 picking with Topaz's pretrained network straight away.
 
 Each job is a task that calls its gRPC service (``cryopick.flows.tasks``). A step whose
-service answers UNIMPLEMENTED stops the flow there: the run ends **Cancelled**, named
-``Incomplete``, with a message such as ``"INCOMPLETE: stopped at Auto-select 2D classes:
-ranker service says: ... not implemented yet; not run: Topaz training, ..."``; the state's
-data is the report.
-Later steps are added by appending one ``chain.run(...)`` line each.
+service answers UNIMPLEMENTED (a service without that stage) stops the flow there: the run
+ends **Cancelled**, named ``Incomplete``, with a message such as ``"INCOMPLETE: stopped at
+Auto-select 2D classes: ranker service says: Method not found!; not run: Topaz training,
+..."``; the state's data is the report.
 
 Run it with ``cryopick run --project DIR`` (starts the services and a temporary Prefect
 API) or deploy it with ``prefect.yaml``.

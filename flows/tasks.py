@@ -174,7 +174,9 @@ def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseMod
         curves = [f for f in result.get("figures", []) if f.endswith("training_curves.png")]
         if curves:
             test = result.get("summary", {})
-            pictures.append((f"Topaz training curves (last epoch: held-out AUPRC {test.get('test_auprc', float('nan')):.3f})",
+            pictures.append((f"Topaz training curves (last epoch: held-out per-pixel AUPRC "
+                             f"{test.get('test_auprc', float('nan')):.3f}, topaz's measure: every pixel within the "
+                             "training radius of a labelled particle is a positive)",
                              root / curves[0]))
         elif coords and step.spec.job_type == "AutoPick":
             diameter = float(getattr(params, "diameter_max_angstrom", getattr(params, "particle_diameter_angstrom", 180.0)))

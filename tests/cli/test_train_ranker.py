@@ -32,3 +32,15 @@ def test_one_simulated_project_gives_labelled_examples(tmp_path):
     # the label is the documented rule, on both ends of the data
     assert np.array_equal(ex["good"], (ex["true_fraction"] >= 0.8) & (ex["ncc"] >= 0.85))
     assert ex["good"].any() and not ex["good"].all()
+
+
+def test_off_centre_copies_move_the_particle_by_30_to_45_percent_of_the_window():
+    from cryopick.cli.train_ranker import off_centre_copies
+
+    y, x = np.mgrid[:64, :64]
+    disc = ((x - 32) ** 2 + (y - 32) ** 2 <= 4).astype(np.float32)  # small: stays inside the window
+    copies = off_centre_copies(np.stack([disc] * 20), np.random.default_rng(0))
+    for c in copies:
+        cy, cx = (c * y).sum() / c.sum(), (c * x).sum() / c.sum()
+        assert 0.3 * 64 - 1 <= np.hypot(cy - 32, cx - 32) <= 0.45 * 64 + 1
+        assert c.sum() == disc.sum()  # moved, not scaled

@@ -36,7 +36,7 @@ from cryopick.stages import autopick_log, class2d, extract
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--o", required=True, help="output directory (examples, projects, scorer.pt)")
-    p.add_argument("--projects", type=int, default=60, help="simulated projects (default 60)")
+    p.add_argument("--projects", type=int, default=90, help="simulated projects (default 90; from the 61st on, particles binned by 2)")
     p.add_argument("--seed", type=int, default=1, help="seed of the projects and of the training (default 1)")
     p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     p.add_argument("--keep-projects", action="store_true", help="keep the simulated projects (large)")
@@ -68,8 +68,19 @@ def project_params(index: int, seed: int) -> tuple[SimParams, float]:
 CLASSES, ITERATIONS = 10, 8
 
 
-def classify_project(root: Path, params: SimParams, diameter: float, float16: bool = True) -> str:
-    """Simulate, LoG-pick loosely, extract (``Extract/job005/``) and classify; returns the last optimiser file."""
+#: Projects from this index on are binned by 2 at extraction (7 Å/px averages, as the tutorial's box
+#: 256 -> 64 gives on 1.77 Å/px micrographs); the first ones keep the micrographs' 3.54 Å/px.
+FIRST_BINNED_PROJECT = 60
+
+
+def extraction_binning(index: int) -> int:
+    """Binning of project ``index``'s particles at extraction (1 or 2)."""
+    return 1 if index < FIRST_BINNED_PROJECT else 2
+
+
+def classify_project(root: Path, params: SimParams, diameter: float, float16: bool = True, binning: int = 1) -> str:
+    """Simulate, LoG-pick loosely, extract (``Extract/job005/``, binned by ``binning``) and classify; returns the
+    last optimiser file."""
     from cryopick.synthetic.project import simulate_project
 
     simulate_project(params, root)
@@ -78,8 +89,9 @@ def classify_project(root: Path, params: SimParams, diameter: float, float16: bo
     autopick_log.run(autopick_log.Params(star, smallest * diameter, diameter, threshold_stddev=-0.5), root,
                      "AutoPick/job004/")
     box = int(2 * round(0.8 * diameter / params.pixel_size_angstrom))
+    rescale = 2 * round(box / (2 * binning)) if binning > 1 else None
     extract.run(extract.Params(star, "AutoPick/job004/autopick.star", box_size_px=box, bg_diameter_px=0.75 * box,
-                               float16=float16), root, "Extract/job005/")
+                               float16=float16, rescale_px=rescale), root, "Extract/job005/")
     class2d.run(classification_params(diameter), root, "Class2D/job006/")
     return f"Class2D/job006/run_it{ITERATIONS:03d}_optimiser.star"
 
@@ -228,7 +240,7 @@ def main(args: argparse.Namespace) -> int:
             root = out / f"project_{k:03d}"
             if root.exists():
                 shutil.rmtree(root)
-            optimiser = classify_project(root, params, diameter)
+            optimiser = classify_project(root, params, diameter, binning=extraction_binning(k))
             np.savez(path, **project_examples(root, optimiser, params))
             if not args.keep_projects:
                 shutil.rmtree(root)
