@@ -66,3 +66,14 @@ def quick_class2d():
     from cryopick.flows.params import Class2dParams
 
     return Class2dParams(nr_classes=2, nr_iter=1, threads=2)
+
+
+@pytest.fixture
+def quick_chain(quick_class2d):
+    """Flow parameters for a short whole chapter: the short Class2D, at least one class passed on
+    (two classes after one iteration may all score low), one short Topaz epoch."""
+    from cryopick.flows.params import AutoSelectParams, TopazTrainingParams
+
+    return {"class2d": quick_class2d, "auto_select": AutoSelectParams(select_min_nr_classes=1),
+            "topaz_training": TopazTrainingParams(nr_epochs=1, epoch_size=4, minibatch_size=32,
+                                                  nr_particles_per_micrograph=30)}

@@ -48,7 +48,7 @@ def _files(root: Path, job: str) -> dict[str, bytes]:
     return out
 
 
-def test_killed_picker_is_restarted_and_the_retry_finishes_the_job(services, services_root, make_project, quick_class2d):
+def test_killed_picker_is_restarted_and_the_retry_finishes_the_job(services, services_root, make_project, quick_chain):
     from prefect.client.orchestration import get_client
 
     from cryopick.flows.particle_picking import particle_picking
@@ -57,14 +57,13 @@ def test_killed_picker_is_restarted_and_the_retry_finishes_the_job(services, ser
     crashed = make_project(services_root, "crash", n_mics=n, seed=7)
     clean = make_project(services_root, "clean", n_mics=n, seed=7)
 
-    reference = particle_picking(project_dir=str(clean), service_project="clean", return_state=True,
-                                 class2d=quick_class2d)
+    reference = particle_picking(project_dir=str(clean), service_project="clean", return_state=True, **quick_chain)
     assert {s["step"]: s["job_dir"] for s in reference.result(raise_on_failure=False)["steps"]}["LoG picking"] == JOB
 
     restarts_before = services.services["picker"].restarts
     killer = KillPickerMidJob(services, crashed, n)
     killer.start()
-    state = particle_picking(project_dir=str(crashed), service_project="crash", return_state=True, class2d=quick_class2d)
+    state = particle_picking(project_dir=str(crashed), service_project="crash", return_state=True, **quick_chain)
     killer.join(timeout=5)
 
     # the kill really happened in the middle of the job
