@@ -12,29 +12,25 @@ from cryopick.io.pipeline import read_pipeline
 pytestmark = pytest.mark.slow
 
 
-def run_flow(services_root, name, **params):
-    from cryopick.flows.params import AutoSelectParams, Class2dParams, TopazTrainingParams
+def run_flow(services_root, name, short, **params):
+    """The flow on project ``name`` with the short chapter's settings (``quick_chain``), overridden by ``params``."""
     from cryopick.flows.particle_picking import particle_picking
 
-    # a short chain (the tutorial's 50 classes x 25 iterations and Topaz's 10 epochs are for benchmarks):
-    # 2 classes, 1 iteration; at least one class passes on; one short Topaz epoch on 50 px particles
-    params.setdefault("class2d", Class2dParams(nr_classes=2, nr_iter=1, threads=2))
-    params.setdefault("auto_select", AutoSelectParams(select_min_nr_classes=1))
-    params.setdefault("topaz_training", TopazTrainingParams(nr_epochs=1, epoch_size=4, minibatch_size=32,
-                                                            nr_particles_per_micrograph=30))
-    return particle_picking(project_dir=str(services_root / name), service_project=name, return_state=True, **params)
+    return particle_picking(project_dir=str(services_root / name), service_project=name, return_state=True,
+                            **{**short, **params})
 
 
 def steps_by_name(state):
     return {s["step"]: s for s in state.result(raise_on_failure=False)["steps"]}
 
 
-def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(services, services_root, make_project):
+def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(services, services_root, make_project,
+                                                                             quick_chain):
     from cryopick.flows.params import LoGPickingParams
 
     root = make_project(services_root, "cache", n_mics=3, seed=3)
 
-    first = run_flow(services_root, "cache")
+    first = run_flow(services_root, "cache", quick_chain)
     assert first.is_completed(), first.message  # the whole chapter
     s1 = steps_by_name(first)
     chapter = ["Subset selection", "LoG picking", "Extraction", "Class2D", "Auto-select 2D classes", "Topaz training",
@@ -57,13 +53,13 @@ def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(se
     assert processes["AutoPick/job005/"] == "Succeeded" and processes["Extract/job006/"] == "Succeeded"
     jobs_before = existing_job_numbers(root)
 
-    second = run_flow(services_root, "cache")
+    second = run_flow(services_root, "cache", quick_chain)
     s2 = steps_by_name(second)
     assert [s2[n]["state"] for n in chapter] == ["Cached"] * len(chapter)
     assert s2["LoG picking"]["job_dir"] == "AutoPick/job005/"
     assert existing_job_numbers(root) == jobs_before  # no job allocated
 
-    third = run_flow(services_root, "cache", log_picking=LoGPickingParams(threshold_stddev=0.5))
+    third = run_flow(services_root, "cache", quick_chain, log_picking=LoGPickingParams(threshold_stddev=0.5))
     s3 = steps_by_name(third)
     assert s3["Subset selection"]["state"] == "Cached"
     n = max(jobs_before)  # the changed job and everything downstream of it run again, in new job directories
@@ -74,7 +70,7 @@ def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(se
     # a cached job whose directory was deleted runs again (in a new job directory)
     shutil.rmtree(root / "Extract/job006")
     last_job = max(existing_job_numbers(root))
-    fourth = run_flow(services_root, "cache")
+    fourth = run_flow(services_root, "cache", quick_chain)
     s4 = steps_by_name(fourth)
     assert s4["LoG picking"]["state"] == "Cached" and s4["LoG picking"]["job_dir"] == "AutoPick/job005/"
     extract = s4["Extraction"]["job_dir"]
@@ -82,14 +78,15 @@ def test_unchanged_project_runs_no_job_and_threshold_change_reruns_downstream(se
     assert (root / extract / "particles.star").exists()
 
 
-def test_unavailable_step_stops_the_flow_with_a_clear_message(services, services_root, make_project):
+def test_unavailable_step_stops_the_flow_with_a_clear_message(services, services_root, make_project, quick_chain):
     import os
 
     from cryopick.flows.params import ServiceAddresses
 
     root = make_project(services_root, "stop", n_mics=3, seed=4)
     # the ranker's address points at the picker (a misconfiguration, or an older service): UNIMPLEMENTED
-    state = run_flow(services_root, "stop", services=ServiceAddresses(ranker=os.environ["CRYOPICK_PICKER_ADDRESS"]))
+    state = run_flow(services_root, "stop", quick_chain,
+                     services=ServiceAddresses(ranker=os.environ["CRYOPICK_PICKER_ADDRESS"]))
     assert state.is_cancelled() and state.name == "Incomplete"  # not a green success in the UI
     assert state.message.startswith("INCOMPLETE: stopped at Auto-select 2D classes: ranker service says: ")
     assert state.message.endswith("not run: Topaz training, Topaz picking, Final extraction")
@@ -118,13 +115,14 @@ def _artifacts(key: str) -> list:
         return client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
 
 
-def test_bad_parameters_fail_the_flow_without_retries(services, services_root, make_project):
+def test_bad_parameters_fail_the_flow_without_retries(services, services_root, make_project, quick_chain):
     from prefect.client.orchestration import get_client
 
     from cryopick.flows.params import LoGPickingParams
 
     make_project(services_root, "bad", n_mics=3, seed=5)
-    state = run_flow(services_root, "bad", log_picking=LoGPickingParams(diameter_min_angstrom=300, diameter_max_angstrom=100))
+    state = run_flow(services_root, "bad", quick_chain,
+                     log_picking=LoGPickingParams(diameter_min_angstrom=300, diameter_max_angstrom=100))
     assert state.is_failed()
     assert "INVALID_ARGUMENT" in state.message or "LoG picking" in state.message
     with get_client(sync_client=True) as client:
