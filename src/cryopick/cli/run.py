@@ -110,6 +110,12 @@ def _report(project: Path, state, events: list[str], local_api: bool) -> int:
             print(f"  {'':<24} figure: {png}")
     for name in report.get("not_run", []):
         print(f"  {name:<24} {'-':<18} not run")
+    final = [s for s in report["steps"] if s["step"] == "Final extraction" and s.get("result")]
+    if final:
+        result = final[-1]["result"]
+        particles = [p for p, label in result.get("output_nodes", []) if label.startswith("ParticlesData")]
+        print(f"\nFinal particle set: {project / particles[0]} ({result['counts'].get('particles', '?')} particles)"
+              if particles else "")
     print(f"\nOutputs: {project} (RELION job directories; default_pipeline.star is current)")
     print(f"Service logs: {project / '.cryopick' / 'logs'}")
     if local_api:
