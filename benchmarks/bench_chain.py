@@ -22,7 +22,8 @@ The chain is worth running only if its final set beats both shortcuts.
 ``--preset crowded`` runs the same on the simulator's harder project (140 Å particles at lower
 contrast, ~260 per micrograph), with the tutorial's diameters scaled to the particle.
 
-Usage: ``python benchmarks/bench_chain.py [--preset tutorial|crowded] [--n-mics 24] [--seed 11] [--workdir DIR]``
+Usage: ``python benchmarks/bench_chain.py [--preset tutorial|crowded] [--n-mics 24] [--seed 11]
+[--min-classes N] [--workdir DIR]``
 Writes ``bench_out/bench_chain.json``.
 """
 
@@ -123,6 +124,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--preset", default="tutorial", choices=("tutorial", "crowded"),
                     help="simulated data: the tutorial-like project, or a crowded one of a smaller, fainter particle")
+    ap.add_argument("--min-classes", type=int, default=-1,
+                    help="the class selection passes at least this many classes (RELION's option; -1: off)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=Path("bench_out/bench_chain.json"))
     a = ap.parse_args()
@@ -132,7 +135,10 @@ def main() -> int:
         shutil.rmtree(root)
     sim = preset(a.preset).replace(n_micrographs=a.n_mics, seed=a.seed)
     simulate_project(sim, root)
-    run = Runner(root, data_settings(sim.diameter_angstrom, sim.particles_per_mic))
+    settings = data_settings(sim.diameter_angstrom, sim.particles_per_mic)
+    if a.min_classes > 0:
+        settings["auto_select"] = {"select_min_nr_classes": a.min_classes}
+    run = Runner(root, settings)
 
     try:
         chain = run_chain(run)
