@@ -203,10 +203,17 @@ def _draw_picks(ax, root: Path, mic: str, cols: Mapping[str, np.ndarray], diamet
     ax.set_axis_off()
 
 
+def fom_colour_range(foms: np.ndarray) -> tuple[float, float]:
+    """The FOM colour scale: the 1st to 99th percentile of all picks' FOMs (a few extreme picks,
+    e.g. on ice, would otherwise squeeze every other pick into one colour); never empty."""
+    lo, hi = (float(v) for v in np.percentile(foms, [1.0, 99.0]))
+    return lo, hi if hi > lo else lo + 1.0
+
+
 def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Path, diameter_angstrom: float) -> list[str] | None:
     """A picking job at a glance: picks on the best, median and worst micrograph (by mean FOM),
     circles coloured by figure of merit on one scale (blue high, red low, as in the RELION
-    tutorial), and histograms of the FOMs and of the picks per micrograph.
+    tutorial; :func:`fom_colour_range`), and histograms of the FOMs and of the picks per micrograph.
 
     Returns the micrographs drawn (best, median, worst), or None if no micrograph has picks.
     """
@@ -225,13 +232,14 @@ def picks_figure(project_root: str | os.PathLike, coords_star: str, out_png: Pat
     foms = np.concatenate([np.asarray(c.get("rlnAutopickFigureOfMerit", np.zeros(len(c["rlnCoordinateX"]))), float)
                            for c in picks.values()])
     cmap = plt.get_cmap("RdYlBu")  # low -> red, high -> blue
-    lo, hi = float(foms.min()), float(foms.max())
-    norm = Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+    lo, hi = fom_colour_range(foms)
+    norm = Normalize(vmin=lo, vmax=hi)
     fig = plt.figure(figsize=(9.0, 5.6), dpi=80)
     grid = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 0.06], height_ratios=[1.5, 1], hspace=0.35, wspace=0.08)
     for k, (mic, label) in enumerate(zip(shown, ("best", "median", "worst"))):
         _draw_picks(fig.add_subplot(grid[0, k]), root, mic, picks[mic], diameter_angstrom, norm, cmap, label)
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=fig.add_subplot(grid[0, 3]), label="figure of merit")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=fig.add_subplot(grid[0, 3]), extend="both",
+                 label="figure of merit (1st-99th percentile)")
     ax = fig.add_subplot(grid[1, :2])
     ax.hist(foms, bins=40, color="#4575b4")
     ax.set_xlabel("figure of merit", fontsize=8)

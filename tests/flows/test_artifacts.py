@@ -62,6 +62,13 @@ def test_picks_figure_shows_the_best_median_and_worst_micrograph(tmp_path):
     assert 650 <= width <= 800 and 400 <= height <= 500  # one picture, whatever the micrograph size
 
 
+def test_the_fom_colour_scale_ignores_a_few_extreme_picks():
+    foms = np.concatenate([np.linspace(-5.0, 20.0, 500), [230.0, 240.0]])  # two picks on an ice rim
+    lo, hi = artifacts.fom_colour_range(foms)
+    assert -5.0 <= lo < -4.0 and 19.0 < hi <= 20.5
+    assert artifacts.fom_colour_range(np.array([3.0, 3.0])) == (3.0, 4.0)
+
+
 def test_ranking_of_micrographs_by_mean_fom():
     def cols(*fom):
         return {"rlnCoordinateX": np.zeros(len(fom)), "rlnAutopickFigureOfMerit": np.array(fom, float)}
