@@ -332,24 +332,10 @@ def class_gallery(project_root: str | os.PathLike, data_star: str, model_star: s
     members = np.asarray(read_table(root / data_star, "particles", required=("rlnClassNumber",))["rlnClassNumber"],
                          dtype=np.int64)
     counts = np.bincount(members[(members >= 1) & (members <= len(names))] - 1, minlength=len(names))
-    stack = read_mrc(root / split_image_name(names[0])[1])
-    stack = stack if stack.ndim == 3 else stack[None]
-    images = np.stack([stack[split_image_name(n)[0] - 1] for n in names])
-    order = display_order(distribution)
-    rows = -(-len(order) // columns)
-    plt = _pyplot()
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.12 + 0.35), dpi=80, squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for n, k in enumerate(order):
-        ax = axes.ravel()[n]
-        ax.imshow(to_grey(images[k]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_title(f"{k + 1}: {counts[k]}", fontsize=7, y=-0.22)
-    fig.suptitle(f"{data_star}: {len(members)} particles in {int(np.count_nonzero(counts))} of {len(names)} classes "
-                 "(class: particles)", fontsize=8)
-    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.35 / (rows * 1.12 + 0.35), bottom=0.03, wspace=0.05, hspace=0.3)
-    _save(fig, out_png)
-    plt.close(fig)
+    order = list(display_order(distribution))
+    _class_grid(_class_images(root, names), order, [f"{k + 1}: {counts[k]}" for k in order], [None] * len(order),
+                f"{data_star}: {len(members)} particles in {int(np.count_nonzero(counts))} of {len(names)} classes "
+                "(class: particles)", out_png, columns)
     return len(order)
 
 
@@ -368,29 +354,40 @@ def ranked_gallery(project_root: str | os.PathLike, rank_model_star: str, select
     order = [k for k in np.argsort(-scores, kind="stable") if scores[k] > -999.0][:max_classes]
     if not order:
         return 0
-    names = [str(v) for v in classes["rlnReferenceImage"]]
+    _class_grid(_class_images(root, [str(v) for v in classes["rlnReferenceImage"]]), order,
+                [f"{k + 1}: {scores[k]:.2f}" for k in order],
+                ["tab:green" if selected[k] else "tab:red" for k in order],
+                f"{rank_model_star}: {int(selected.sum())} of {len(scores)} classes selected "
+                "(class: score; green selected, red not)", out_png, columns)
+    return len(order)
+
+
+def _class_images(root: Path, names: list[str]) -> np.ndarray:
+    """The class averages named ``index@stack`` (all in one stack), shape (K, B, B)."""
     stack = read_mrc(root / split_image_name(names[0])[1])
     stack = stack if stack.ndim == 3 else stack[None]
+    return np.stack([stack[split_image_name(n)[0] - 1] for n in names])
+
+
+def _class_grid(images: np.ndarray, order: list[int], titles: list[str], colours: list[str | None], heading: str,
+                out_png: Path, columns: int) -> None:
+    """Images ``order`` in a grid, each with its title underneath; a colour frames the image and its title."""
     plt = _pyplot()
     rows = -(-len(order) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.95, rows * 1.12 + 0.35), dpi=80, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
-    for n, k in enumerate(order):
-        ax = axes.ravel()[n]
-        ax.imshow(to_grey(stack[split_image_name(names[k])[0] - 1]), cmap="gray", vmin=0, vmax=255,
-                  interpolation="nearest")
-        colour = "tab:green" if selected[k] else "tab:red"
-        ax.set_axis_on()
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_edgecolor(colour)
-            spine.set_linewidth(2.5)
-        ax.set_title(f"{k + 1}: {scores[k]:.2f}", fontsize=7, y=-0.22, color=colour)
-    fig.suptitle(f"{rank_model_star}: {int(selected.sum())} of {len(scores)} classes selected "
-                 "(class: score; green selected, red not)", fontsize=8)
+    for ax, k, title, colour in zip(axes.ravel(), order, titles, colours):
+        ax.imshow(to_grey(images[k]), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        if colour:
+            ax.set_axis_on()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2.5)
+        ax.set_title(title, fontsize=7, y=-0.22, color=colour or "black")
+    fig.suptitle(heading, fontsize=8)
     fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.35 / (rows * 1.12 + 0.35), bottom=0.03, wspace=0.05, hspace=0.3)
     _save(fig, out_png)
     plt.close(fig)
-    return len(order)

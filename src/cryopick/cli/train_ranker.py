@@ -25,13 +25,11 @@ import numpy as np
 
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.ranker_model import save_scorer, weights_digest
-from cryopick.ranking.class_features import class_model_features, is_ranked, particle_count
-from cryopick.ranking.image_features import class_image_features
 from cryopick.ranking.labels import label_classes, particles_are_true, true_fraction_per_class
-from cryopick.ranking.network_input import ClassFeatures, cnn_image, feature_vector
 from cryopick.sim.density import SHAPES, euler_matrix, make_particle_models, project
 from cryopick.sim.params import SimParams
 from cryopick.stages import autopick_log, class2d, extract
+from cryopick.stages.rank_classes import network_inputs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,24 +126,17 @@ def project_examples(root: Path, optimiser: str, params: SimParams) -> dict[str,
     from cryopick.stages.rank_inputs import read_rank_inputs
 
     inputs = read_rank_inputs(ProjectPaths(root), optimiser)
-    pixel, n = inputs.pixel_size_angstrom, inputs.n_particles
+    pixel, n, ranked = inputs.pixel_size_angstrom, inputs.n_particles, inputs.ranked
     truth = read_truth(root / "GroundTruth/particles.star")
     is_true = particles_are_true(inputs.particle_micrographs, inputs.particle_xy_px, truth.xy_by_mic,
                                  params.diameter_angstrom / (2 * truth.pixel_size_angstrom))
     fraction = true_fraction_per_class(inputs.particle_classes, is_true, len(inputs.classes))
-    ranked = [k for k, c in enumerate(inputs.classes) if is_ranked(particle_count(c.class_distribution, n))]
-    box = inputs.averages.shape[-1]
-    features = [ClassFeatures(class_model_features(inputs.classes[k], n, box, pixel,
-                                                   reestimated_accuracies=(5.0, 8.0)),
-                              class_image_features(inputs.averages[k], pixel, inputs.diameter_angstrom))
-                for k in ranked]
+    features, images = network_inputs(inputs)  # exactly what `cryopick rank` gives the scorer
     ncc = true_projection_ncc(inputs.averages[ranked], params, pixel, inputs.diameter_angstrom / (2 * pixel))
     labels = label_classes(fraction[ranked], ncc)
     members = np.bincount(inputs.particle_classes - 1, minlength=len(inputs.classes))
     true_members = np.bincount(inputs.particle_classes - 1, weights=is_true, minlength=len(inputs.classes))
-    return {"features": feature_vector(features), "images": np.stack([cnn_image(inputs.averages[k], pixel,
-                                                                                inputs.diameter_angstrom) for k in ranked]),
-            "good": labels.good, "true_fraction": fraction[ranked], "ncc": ncc,
+    return {"features": features, "images": images, "good": labels.good, "true_fraction": fraction[ranked], "ncc": ncc,
             "n_particles": members[ranked], "n_true": true_members[ranked].astype(np.int64),
             "true_picked": np.int64(is_true.sum()), "all_picked": np.int64(n)}
 

@@ -39,15 +39,10 @@ from cryopick.errors import BadInputError
 from cryopick.io import nodes
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.ranker_model import SHIPPED_WEIGHTS, load_scorer, weights_digest
-from cryopick.io.star import get_table, list_table, read_star_raw, write_star
-from cryopick.ranking.class_features import (
-    SMALL_CLASS_ACCURACY,
-    class_model_features,
-    is_ranked,
-    particle_count,
-)
-from cryopick.ranking.image_features import class_image_features
-from cryopick.ranking.network_input import ClassFeatures, cnn_image, feature_vector
+from cryopick.io.star import RawTable, list_table, write_star
+from cryopick.ranking.class_features import SMALL_CLASS_ACCURACY, class_model_features
+from cryopick.ranking.image_features import LOWPASS_ANGSTROM, RADIUS_RATIO, class_image_features
+from cryopick.ranking.network_input import CNN_IMAGE_PX, ClassFeatures, cnn_image, feature_vector
 from cryopick.ranking.selection import SKIPPED_SCORE, select_classes
 from cryopick.report.gallery import write_class_gallery
 from cryopick.stages.base import Stage, StageContext, StageResult, resolve_device
@@ -94,7 +89,6 @@ class Params:
 @dataclass
 class _Plan:
     inputs: RankInputs
-    ranked: np.ndarray  # indices of the classes that get a score
     device: str
     weights_digest: str
 
@@ -112,24 +106,29 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     if inputs.ignore_ctf_until_first_peak:
         raise BadInputError(f"{where}: the classification ignored CTFs until their first peak; dividing the "
                             "averages by that CTF before ranking (RELION does) is not implemented in cryopick")
-    counts = np.array([particle_count(c.class_distribution, inputs.n_particles) for c in inputs.classes])
-    ranked = np.flatnonzero([is_ranked(n) for n in counts])
-    return _Plan(inputs, ranked, resolve_device(params.device), weights_digest(SHIPPED_WEIGHTS)
+    return _Plan(inputs, resolve_device(params.device), weights_digest(SHIPPED_WEIGHTS)
                  if SHIPPED_WEIGHTS.is_file() else "missing")
 
 
-def network_inputs(inputs: RankInputs, ranked: np.ndarray, lowpass_angstrom: float,
-                   radius_ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """The scorer's inputs for the ranked classes: features (n, 24) and images (n, 64, 64), float32."""
+def network_inputs(inputs: RankInputs, lowpass_angstrom: float = LOWPASS_ANGSTROM,
+                   radius_ratio: float = RADIUS_RATIO) -> tuple[np.ndarray, np.ndarray]:
+    """The scorer's inputs for the ranked classes (``inputs.ranked``), as the ranker and its training see them.
+
+    Returns
+    -------
+    features : np.ndarray, shape (n, 24), float32
+    images : np.ndarray, shape (n, 64, 64), float32
+    """
     pixel, diameter = inputs.pixel_size_angstrom, inputs.diameter_angstrom
     box = inputs.averages.shape[-1]
     features = [ClassFeatures(class_model_features(inputs.classes[k], inputs.n_particles, box, pixel,
                                                    reestimated_accuracies=SMALL_CLASS_ACCURACY),
                               class_image_features(inputs.averages[k], pixel, diameter, lowpass_angstrom, radius_ratio))
-                for k in ranked]
-    images = np.stack([cnn_image(inputs.averages[k], pixel, diameter) for k in ranked]) if len(ranked) \
-        else np.zeros((0, 64, 64), np.float32)
-    return feature_vector(features), images.astype(np.float32)
+                for k in inputs.ranked]
+    images = np.zeros((len(inputs.ranked), CNN_IMAGE_PX, CNN_IMAGE_PX), np.float32)
+    for n, k in enumerate(inputs.ranked):
+        images[n] = cnn_image(inputs.averages[k], pixel, diameter)
+    return feature_vector(features), images
 
 
 def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
@@ -137,22 +136,23 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
 
     p, inputs = ctx.params, plan.inputs
     k_total = len(inputs.classes)
-    ctx.log(f" + Ranking {len(plan.ranked)} of {k_total} classes of {p.optimiser_star} "
+    ranked = inputs.ranked
+    ctx.log(f" + Ranking {len(ranked)} of {k_total} classes of {p.optimiser_star} "
             f"({inputs.n_particles} particles; classes of 10 particles or fewer are not scored)")
-    features, images = network_inputs(inputs, plan.ranked, p.lowpass_angstrom, p.radius_ratio)
+    features, images = network_inputs(inputs, p.lowpass_angstrom, p.radius_ratio)
     np.save(ctx.job.output("features.npy"), features)
     np.save(ctx.job.output("images.npy"), images)
     model, cached = load_scorer(SHIPPED_WEIGHTS, plan.device)
     ctx.log(f" + scorer {SHIPPED_WEIGHTS.name} ({plan.weights_digest}) on {plan.device}"
             f"{', already in memory' if cached else ''}")
     scores = np.full(k_total, SKIPPED_SCORE)
-    if len(plan.ranked):
-        scores[plan.ranked] = score(model, images, features)
-    counts = np.array([particle_count(c.class_distribution, inputs.n_particles) for c in inputs.classes])
+    if len(ranked):
+        scores[ranked] = score(model, images, features)
+    counts = inputs.particle_counts
     selected = select_classes(scores, counts, p.min_score, p.max_score, p.select_min_nr_particles,
                               p.select_min_nr_classes)
     if not selected.any():
-        best = f"the best scored {scores.max():.3f}" if len(plan.ranked) else "no class has more than 10 particles"
+        best = f"the best scored {scores.max():.3f}" if len(ranked) else "no class has more than 10 particles"
         raise BadInputError(f"{p.optimiser_star}: no class was selected ({best}; the window is {p.min_score:g} to "
                             f"{p.max_score:g}); lower --min-score, or set --min-classes or --min-particles")
     n_selected_particles = _write_outputs(ctx, inputs, scores, selected)
@@ -162,12 +162,12 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
                 f"{'  selected' if selected[k] else ''}")
     ctx.log(f" + Selected {int(selected.sum())} classes with {n_selected_particles} particles")
     rel = ctx.job.rel
-    scored = scores[plan.ranked]
+    scored = scores[ranked]
     return StageResult(
         job_dir=rel,
         output_nodes=[(f"{rel}particles.star", nodes.PARTICLES), (f"{rel}class_averages.star", nodes.CLASS_AVERAGES),
                       (f"{rel}rank_optimiser.star", nodes.OPTIMISER_AUTOSELECT)],
-        counts={"classes": k_total, "scored_classes": len(plan.ranked), "selected_classes": int(selected.sum()),
+        counts={"classes": k_total, "scored_classes": len(ranked), "selected_classes": int(selected.sum()),
                 "particles": inputs.n_particles, "selected_particles": n_selected_particles},
         summary={"mean_score": float(scored.mean()) if len(scored) else float("nan"),
                  "max_score": float(scored.max()) if len(scored) else float("nan")},
@@ -176,23 +176,18 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
 
 
 def _write_outputs(ctx: StageContext, inputs: RankInputs, scores: np.ndarray, selected: np.ndarray) -> int:
-    """RELION's Select-job files; returns the number of selected particles."""
-    project, job = ctx.project, ctx.job
-    model_path = project.read_path(inputs.model_star, "model STAR")
-    classes = get_table(read_star_raw(model_path), "model_classes", model_path).columns
+    """RELION's Select-job files, from the tables the job read; returns the number of selected particles."""
+    job = ctx.job
+    classes = inputs.model_classes
     rank_model = {"rlnReferenceImage": classes["rlnReferenceImage"], "rlnClassScore": scores}
     rank_model.update({label: classes[label] for label in RANK_MODEL_LABELS[1:] if label in classes})
 
-    data_path = project.read_path(inputs.data_star, "data STAR")
-    data_tables = read_star_raw(data_path)
     keep = selected[inputs.particle_classes - 1]
-    particles = {name: t if name != "particles" else _rows(t, keep) for name, t in data_tables.items()}
+    particles = {name: t if name != "particles" else RawTable({lab: np.asarray(v)[keep] for lab, v in t.columns.items()})
+                 for name, t in inputs.data_tables.items()}
 
-    opt_path = project.read_path(ctx.params.optimiser_star, "optimiser STAR")
-    opt = dict(get_table(read_star_raw(opt_path), "optimiser_general", opt_path).columns)
-    opt = {label: values[0] for label, values in opt.items()}
-    opt["rlnModelStarFile"] = f"{job.rel}rank_model.star"
-    opt["rlnExperimentalDataStarFile"] = f"{job.rel}rank_data.star"
+    opt = {**inputs.optimiser_row, "rlnModelStarFile": f"{job.rel}rank_model.star",
+           "rlnExperimentalDataStarFile": f"{job.rel}rank_data.star"}
 
     order = [k for k in np.argsort(-scores, kind="stable") if selected[k]]
     averages = {"rlnReferenceImage": [classes["rlnReferenceImage"][k] for k in order],
@@ -200,18 +195,12 @@ def _write_outputs(ctx: StageContext, inputs: RankInputs, scores: np.ndarray, se
     averages.update({label: np.asarray(classes[label])[order] for label in RANK_MODEL_LABELS[1:5] if label in classes})
 
     write_star(job.output("rank_model.star"), {"model_classes": rank_model})
-    write_star(job.output("rank_data.star"), data_tables)
+    write_star(job.output("rank_data.star"), inputs.data_tables)
     write_star(job.output("rank_optimiser.star"), {"optimiser_general": list_table(opt)})
     write_star(job.output("backup_selection.star"), {"": {"rlnSelected": selected.astype(np.int64)}})
     write_star(job.output("class_averages.star"), {"": averages})
     write_star(job.output("particles.star"), particles)  # the job's main output, written last
     return int(keep.sum())
-
-
-def _rows(table, keep: np.ndarray):
-    from cryopick.io.star import RawTable
-
-    return RawTable({label: np.asarray(values)[keep] for label, values in table.columns.items()})
 
 
 def _write_gallery(ctx: StageContext, inputs: RankInputs, scores: np.ndarray, selected: np.ndarray) -> None:

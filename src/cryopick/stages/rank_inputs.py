@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cryopick.errors import BadInputError
-from cryopick.io.columns import read_table
 from cryopick.io.mrc import read_mrc
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import get_table, read_star_raw, split_image_name
-from cryopick.ranking.class_features import ModelClass
+from cryopick.ranking.class_features import ModelClass, is_ranked, particle_count
 
 _CLASS_LABELS = ("rlnReferenceImage", "rlnClassDistribution", "rlnAccuracyRotations", "rlnAccuracyTranslationsAngst",
                  "rlnEstimatedResolution")
@@ -47,6 +46,12 @@ class RankInputs:
         rlnMicrographName ("" when the data has none).
     particle_xy_px : np.ndarray, shape (N, 2)
         rlnCoordinateX/Y (NaN when the data has none).
+    optimiser_row : dict[str, object]
+        The optimiser file's ``optimiser_general`` values, as read.
+    model_classes : dict[str, np.ndarray]
+        The model's ``model_classes`` columns, as read.
+    data_tables : dict[str, RawTable]
+        Every table of the data STAR (optics and particles), as read.
     """
 
     model_star: str
@@ -61,10 +66,23 @@ class RankInputs:
     particle_classes: np.ndarray
     particle_micrographs: np.ndarray
     particle_xy_px: np.ndarray
+    optimiser_row: dict
+    model_classes: dict
+    data_tables: dict
 
     @property
     def n_particles(self) -> int:
         return len(self.particle_classes)
+
+    @property
+    def particle_counts(self) -> np.ndarray:
+        """RELION's estimated particles per class (class distribution × particles), shape (K,)."""
+        return np.array([particle_count(c.class_distribution, self.n_particles) for c in self.classes])
+
+    @property
+    def ranked(self) -> np.ndarray:
+        """Indices of the classes RELION scores (more than 10 particles), shape (n,)."""
+        return np.flatnonzero([is_ranked(n) for n in self.particle_counts]).astype(np.int64)
 
 
 def _first(table, label: str, path: object, kind=float):
@@ -110,7 +128,9 @@ def read_rank_inputs(project: ProjectPaths, optimiser_rel: str) -> RankInputs:
                                   ssnr, res))
     names = [str(n) for n in rows["rlnReferenceImage"]]
     averages = _read_averages(project, names, box, model_path)
-    data = read_table(project.read_path(data_rel, "data STAR"), "particles", required=("rlnClassNumber",))
+    data_path = project.read_path(data_rel, "data STAR")
+    data_tables = read_star_raw(data_path)
+    data = get_table(data_tables, "particles", data_path, required=("rlnClassNumber",)).columns
     particle_classes = np.asarray(data["rlnClassNumber"], dtype=np.int64)
     if len(particle_classes) and (particle_classes.min() < 1 or particle_classes.max() > len(classes)):
         raise BadInputError(f"{data_rel}: class numbers outside 1..{len(classes)}")
@@ -118,7 +138,7 @@ def read_rank_inputs(project: ProjectPaths, optimiser_rel: str) -> RankInputs:
     mics = np.asarray(data.get("rlnMicrographName", np.full(n, "")), dtype=object).astype(str)
     xy = np.column_stack([np.asarray(data.get(f"rlnCoordinate{a}", np.full(n, np.nan)), dtype=np.float64) for a in "XY"])
     return RankInputs(model_rel, data_rel, pixel, diameter, ctf, first_peak, classes, names, averages, particle_classes,
-                      mics, xy)
+                      mics, xy, {label: values[0] for label, values in opt.columns.items()}, dict(rows), data_tables)
 
 
 def _read_averages(project: ProjectPaths, names: list[str], box: int, model_path: object) -> np.ndarray:
