@@ -7,7 +7,8 @@ diameter 180 Å, as in the RELION tutorial, so RELION's rules (:class:`TopazGeom
 downscale 4 and picking radius 13 binned px; threshold −6 (topaz's default) for both tools.
 Whole processes are timed (wall clock, Python start-up and imports included):
 
-(a) ``python -m cryopick topaz-pick --threads 2``: everything in one process (binning and
+(a) ``python -m cryopick topaz-pick --threads 2``, once with ``--precision auto`` (bfloat16 on a CPU with native
+    bfloat16, else float32) and once with ``--precision float32`` (the CLI's arithmetic): everything in one process (binning and
     normalisation in memory, the model loaded once); time / micrograph = wall / micrographs;
 (b) the topaz CLI as a topaz user runs it: one ``topaz preprocess -s 4 -t 2 -j 1`` (Fourier
     binning + GMM normalisation, 2 worker processes) and one ``topaz extract -j 2`` over all
@@ -80,6 +81,7 @@ from cryopick.io.optics import read_micrograph_list  # noqa: E402
 from cryopick.io.picks import read_picks, read_truth  # noqa: E402
 from cryopick.metrics import DEFAULT_RADIUS_ANGSTROM, score_picks  # noqa: E402
 from cryopick.picking.topaz_geometry import TopazGeometry  # noqa: E402
+from cryopick.precision import resolve_precision  # noqa: E402
 
 MICS = "CtfFind/job003/micrographs_ctf.star"
 TRUTH = "GroundTruth/particles.star"
@@ -222,9 +224,14 @@ def picking_section(work: Path, a: argparse.Namespace, topaz: str) -> dict:
           f"downscale {geo.downscale}, radius {geo.pick_radius_px} binned px; truth: {truth.diameter:g} Å particles, "
           f"matching radius {truth.radius_px:.1f} px", flush=True)
 
-    job = "AutoPick/job010/"
-    ours_cmd = PY + ["topaz-pick", "--i", MICS, "--o", job, "--diameter", f"{diameter:g}", "--threads", str(a.threads),
-                     "--threshold", f"{THRESHOLD:g}", "--device", "cpu", "--quiet"]
+    jobs = {"auto": "AutoPick/job010/", "float32": "AutoPick/job011/"}  # --precision -> job
+    auto = resolve_precision("auto", "cpu")
+
+    def ours_cmd(precision: str) -> list[str]:
+        return PY + ["topaz-pick", "--i", MICS, "--o", jobs[precision], "--diameter", f"{diameter:g}",
+                     "--threads", str(a.threads), "--threshold", f"{THRESHOLD:g}", "--device", "cpu",
+                     "--precision", precision, "--quiet"]
+
     pre_dir, batch_txt, per_dir = "TopazCLI/preprocessed", "TopazCLI/picks_batch.txt", root / "TopazCLI/per_mic"
     pre_cmd = [topaz, "preprocess", "-s", str(geo.downscale), "-d", "-1", "-t", str(a.threads), "-j", "1",
                "-o", pre_dir, *mics]
@@ -234,12 +241,14 @@ def picking_section(work: Path, a: argparse.Namespace, topaz: str) -> dict:
         return [topaz, "extract", "-d", "-1", "-j", str(a.threads), "-r", str(geo.pick_radius_px),
                 "-x", str(geo.downscale), "-t", f"{THRESHOLD:g}", "-o", out, *paths]
 
-    t_ours, t_pre, t_ext = [], [], []
+    t_ours: dict[str, list[float]] = {precision: [] for precision in jobs}
+    t_pre, t_ext = [], []
     for k in range(a.repeats):
-        fresh(root / job)
         fresh(root / pre_dir)
-        t_ours.append(timed(ours_cmd, root))
-        print(f"    cryopick topaz-pick: {t_ours[-1]:.1f} s", flush=True)
+        for precision, job in jobs.items():
+            fresh(root / job)
+            t_ours[precision].append(timed(ours_cmd(precision), root))
+            print(f"    cryopick topaz-pick --precision {precision}: {t_ours[precision][-1]:.1f} s", flush=True)
         t_pre.append(timed(pre_cmd, root))
         t_ext.append(timed(extract_cmd(batch_txt, pre_paths), root))
         print(f"    topaz preprocess: {t_pre[-1]:.1f} s, topaz extract: {t_ext[-1]:.1f} s", flush=True)
@@ -255,20 +264,25 @@ def picking_section(work: Path, a: argparse.Namespace, topaz: str) -> dict:
         per_mic_same &= one.shape == ref.shape and bool(np.allclose(one, ref, atol=1e-4))
     print(f"    topaz extract per micrograph: {', '.join(f'{t:.1f}' for t in per_mic_walls)} s", flush=True)
 
-    ours = statistics.median(t_ours) / n
+    ours = {precision: statistics.median(t) / n for precision, t in t_ours.items()}
     pre, ext = statistics.median(t_pre) / n, statistics.median(t_ext) / n
     relion_like = statistics.mean(per_mic_walls)
-    s_ours = truth.score(mics, job_picks(root, job))
     s_cli = truth.score(mics, batch)
     res = {
         "project": str(root), "n_micrographs": n, "diameter_angstrom": diameter, "downscale": geo.downscale,
         "radius_px": geo.pick_radius_px, "matching_radius_px": truth.radius_px, "repeats": a.repeats,
-        "cryopick": {"wall_s": t_ours, "s_per_mic": ours, "scores": s_ours},
+        "auto_precision": auto,
+        "cryopick": {"wall_s": t_ours["auto"], "s_per_mic": ours["auto"],
+                     "scores": truth.score(mics, job_picks(root, jobs["auto"]))},
+        "cryopick_float32": {"wall_s": t_ours["float32"], "s_per_mic": ours["float32"],
+                             "scores": truth.score(mics, job_picks(root, jobs["float32"]))},
         "cli_batch": {"preprocess_wall_s": t_pre, "extract_wall_s": t_ext, "preprocess_s_per_mic": pre,
                       "extract_s_per_mic": ext, "s_per_mic": pre + ext, "scores": s_cli},
         "cli_per_mic": {"micrographs": per_mics, "wall_s": per_mic_walls, "s_per_mic": relion_like,
                         "same_picks_as_batch": per_mic_same},
-        "ratio_cli_batch": (pre + ext) / ours, "ratio_cli_per_mic": relion_like / ours,
+        "ratio_cli_batch": (pre + ext) / ours["auto"], "ratio_cli_per_mic": relion_like / ours["auto"],
+        "ratio_cli_batch_float32": (pre + ext) / ours["float32"],
+        "ratio_cli_per_mic_float32": relion_like / ours["float32"],
     }
     print_picking(res)
     return res
@@ -279,30 +293,35 @@ def _f(v, spec: str = ".3f") -> str:
 
 
 def print_picking(r: dict) -> None:
-    o, b, p = r["cryopick"], r["cli_batch"], r["cli_per_mic"]
-    so, sb = o["scores"], b["scores"]
-    w = 29
+    o, f, b, p = r["cryopick"], r["cryopick_float32"], r["cli_batch"], r["cli_per_mic"]
+    so, sf, sb = o["scores"], f["scores"], b["scores"]
+    w = 24
     print(f"\nTopaz picking, pretrained resnet16_u64, {r['n_micrographs']} micrographs 1920x1856 px, "
           f"{r['diameter_angstrom']:g} Å (x{r['downscale']}, r {r['radius_px']} px), threshold {THRESHOLD:g}, "
           f"2 cores, whole processes (median of {r['repeats']})")
-    print(f"{'':38s}{'cryopick topaz-pick':>{w}s}{'topaz CLI batch':>{w}s}{'topaz CLI per mic (RELION)':>{w}s}")
+    print(f"{'':34s}{'cryopick (' + r['auto_precision'] + ')':>{w}s}{'cryopick float32':>{w}s}"
+          f"{'topaz CLI batch':>{w}s}{'CLI per mic (RELION)':>{w}s}")
 
-    def line(label: str, a: str, b_: str, c: str) -> None:
-        print(f"{label:38s}{a:>{w}s}{b_:>{w}s}{c:>{w}s}")
+    def line(label: str, *cells: str) -> None:
+        print(f"{label:34s}" + "".join(f"{c:>{w}s}" for c in cells))
 
-    line("  preprocess, s / micrograph", "(in process)", f"{b['preprocess_s_per_mic']:.2f}", "(from batch)")
-    line("  extract, s / micrograph", "", f"{b['extract_s_per_mic']:.2f}", f"{p['s_per_mic']:.2f}")
-    line("  total, s / micrograph", f"{o['s_per_mic']:.2f}", f"{b['s_per_mic']:.2f}", f"{p['s_per_mic']:.2f}")
-    line("  speed ratio (CLI / cryopick)", "1.00", f"{r['ratio_cli_batch']:.2f}x", f"{r['ratio_cli_per_mic']:.2f}x")
-    line("  picks (FOM >= -6)", str(so["n_picks"]), str(sb["n_picks"]), "")
-    line("  AP (all picks)", _f(so["ap"]), _f(sb["ap"]), "")
-    line("  picks with FOM >= -3", str(so["n_picks_good"]), str(sb["n_picks_good"]), "")
-    line("  precision / recall at FOM >= -3", f"{_f(so['precision'])} / {_f(so['recall'])}",
-         f"{_f(sb['precision'])} / {_f(sb['recall'])}", "")
-    line("  F1 at FOM >= -3", _f(so["f1"]), _f(sb["f1"]), "")
+    line("  preprocess, s / micrograph", "(in process)", "(in process)", f"{b['preprocess_s_per_mic']:.2f}",
+         "(from batch)")
+    line("  extract, s / micrograph", "", "", f"{b['extract_s_per_mic']:.2f}", f"{p['s_per_mic']:.2f}")
+    line("  total, s / micrograph", f"{o['s_per_mic']:.2f}", f"{f['s_per_mic']:.2f}", f"{b['s_per_mic']:.2f}",
+         f"{p['s_per_mic']:.2f}")
+    line("  CLI batch / cryopick", f"{r['ratio_cli_batch']:.2f}x", f"{r['ratio_cli_batch_float32']:.2f}x", "1.00x", "")
+    line("  CLI per mic / cryopick", f"{r['ratio_cli_per_mic']:.2f}x", f"{r['ratio_cli_per_mic_float32']:.2f}x", "",
+         "1.00x")
+    for label, key in (("  picks (FOM >= -6)", "n_picks"), ("  AP (all picks)", "ap"),
+                       ("  picks with FOM >= -3", "n_picks_good")):
+        line(label, *(str(x[key]) if key.startswith("n_") else _f(x[key]) for x in (so, sf, sb)), "")
+    line("  precision / recall at FOM >= -3", *(f"{_f(x['precision'])} / {_f(x['recall'])}" for x in (so, sf, sb)), "")
+    line("  F1 at FOM >= -3", *(_f(x["f1"]) for x in (so, sf, sb)), "")
     print(f"  ({so['n_true']} true particles; matching radius {r['matching_radius_px']:.1f} px; per-micrograph CLI "
           f"timed on {len(p['micrographs'])} micrograph(s), picks identical to the batch run: "
-          f"{'yes' if p['same_picks_as_batch'] else 'NO'})")
+          f"{'yes' if p['same_picks_as_batch'] else 'NO'}; cryopick's --precision auto is {r['auto_precision']} "
+          f"on this CPU)")
 
 
 # ---- 2. training

@@ -37,16 +37,19 @@ class TopazPicks:
     score: np.ndarray
 
 
-def prepare_model(model: Any, device: str = "cpu") -> Any:
-    """Put a topaz classifier in scoring mode on ``device``: eval, filled, channels-last on CPU.
+def prepare_model(model: Any, device: str = "cpu", precision: str = "float32") -> Any:
+    """Put a topaz classifier in scoring mode on ``device``: eval, filled, channels-last on CPU,
+    its weights in ``precision`` (``float32`` or ``bfloat16``, see :mod:`cryopick.precision`).
 
     Returns the same module (modified in place).
     """
     import torch
 
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"unknown precision {precision!r}")
     model.eval()
     model.fill()
-    model.to(device)
+    model.to(device=device, dtype=torch.bfloat16 if precision == "bfloat16" else torch.float32)
     if device == "cpu":
         model.to(memory_format=torch.channels_last)  # same arithmetic, ~1.7x faster convolutions on CPU
     return model
@@ -58,7 +61,7 @@ def score_map(model: Any, image: np.ndarray, device: str = "cpu") -> np.ndarray:
     Parameters
     ----------
     model : topaz LinearClassifier
-        Prepared with :func:`prepare_model`.
+        Prepared with :func:`prepare_model`; the image is scored in the model's precision.
     image : np.ndarray, shape (H, W)
         Binned and normalised micrograph.
 
@@ -68,7 +71,8 @@ def score_map(model: Any, image: np.ndarray, device: str = "cpu") -> np.ndarray:
     """
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
+    dtype = next(model.parameters()).dtype
+    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device=device, dtype=dtype)
     if device == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():

@@ -35,6 +35,7 @@ from cryopick.io import nodes
 from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.topaz_model import DEFAULT_PRETRAINED, PRETRAINED, load_pretrained, load_sav
+from cryopick.precision import Precision, resolve_precision
 from cryopick.picking.topaz_geometry import TopazGeometry
 from cryopick.picking.topaz_preprocess import micrograph_rng, prepare_micrograph
 from cryopick.picking.topaz_score import picks_from_scores, prepare_model, score_map
@@ -65,6 +66,10 @@ class Params:
         "gmm", help="Micrograph normalisation: topaz preprocess's GMM, or RELION wrapper's mean/std",
         cli="--normalise")
     seed: int = param(1, help="Seed of the GMM normalisation's pixel sample", cli="--seed")
+    precision: Precision = param(
+        "auto", help="Arithmetic of the network: float32 (the topaz CLI's scores), bfloat16 (about 2x faster on "
+        "CPUs with native bfloat16; scores within ~0.15), or auto (bfloat16 on such CPUs, else float32)",
+        cli="--precision")
     threshold: float = param(-6.0, help="Log-likelihood threshold of the picks kept", cli="--threshold",
                              relion="--topaz_threshold")
     downscale: int | None = param(None, help="Downscaling factor (default: from the diameter)", cli="--downscale",
@@ -84,9 +89,9 @@ _MODELS: OrderedDict[tuple, Any] = OrderedDict()
 _MODELS_LOCK = threading.Lock()
 
 
-def scoring_model(source: str, device: str) -> tuple[Any, bool]:
+def scoring_model(source: str, device: str, precision: str = "float32") -> tuple[Any, bool]:
     """The prepared network for ``source`` (a pretrained name or an absolute ``.sav`` path), loaded
-    once per process and device; a changed ``.sav`` file (size or mtime) is loaded again.
+    once per process, device and precision; a changed ``.sav`` file (size or mtime) is loaded again.
 
     Returns
     -------
@@ -95,17 +100,17 @@ def scoring_model(source: str, device: str) -> tuple[Any, bool]:
         It was already in memory.
     """
     if source in PRETRAINED:
-        key: tuple = (source, device)
+        key: tuple = (source, device, precision)
     else:
         st = os.stat(source)
-        key = (source, st.st_size, st.st_mtime_ns, device)
+        key = (source, st.st_size, st.st_mtime_ns, device, precision)
     with _MODELS_LOCK:
         cached = key in _MODELS
         if cached:
             _MODELS.move_to_end(key)
         else:
             model = load_pretrained(source) if source in PRETRAINED else load_sav(source)
-            _MODELS[key] = prepare_model(model, device)
+            _MODELS[key] = prepare_model(model, device, precision)
             while len(_MODELS) > MAX_CACHED_MODELS:
                 _MODELS.popitem(last=False)
         return _MODELS[key], cached
@@ -120,10 +125,12 @@ class _Plan:
     model: Any
     cached: bool
     device: str
+    precision: str
 
     @property
     def fingerprint_extra(self) -> dict:
-        return {"pixel_size_used": self.pixel_size_angstrom, "model": self.model_source}
+        return {"pixel_size_used": self.pixel_size_angstrom, "model": self.model_source,
+                "precision_used": self.precision}
 
 
 def model_source(params: Any, project: ProjectPaths) -> str:
@@ -140,8 +147,9 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     names, apix = read_micrographs(project, params.micrographs_star)
     geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
     device = resolve_device(params.device)
+    precision = resolve_precision(params.precision, device)
     source = model_source(params, project)
-    return _Plan(names, apix, geometry, source, *scoring_model(source, device), device)
+    return _Plan(names, apix, geometry, source, *scoring_model(source, device, precision), device, precision)
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
         torch.set_num_threads(p.threads)
     model_name = os.path.relpath(plan.model_source, ctx.root) if p.model_path else f"pretrained {plan.model_source}"
     ctx.log(f" + Topaz picking of {len(plan.names)} micrographs from {p.micrographs_star} with {model_name} on {plan.device}"
+            f" in {plan.precision}"
             f" ({'already in memory' if plan.cached else 'loaded'})")
     ctx.log(f" + pixel size {plan.pixel_size_angstrom:g} A, diameter {p.particle_diameter_angstrom:g} A: "
             f"binning {g.downscale} ({p.normalisation} normalisation), radius {g.pick_radius_px} px (binned), "
