@@ -4,8 +4,8 @@ bfloat16 keeps float32's exponent and 8 bits of mantissa. CPUs with native bfloa
 dot products (``avx512_bf16`` or ``amx_bf16``) run a convolution in it about twice as
 fast as in float32; elsewhere it is emulated and no faster, so ``auto`` chooses it only on
 those CPUs. Topaz scores computed in bfloat16 differ from float32 ones by a few hundredths
-of a log-likelihood unit (at most ~0.15 on a 1920×1856 micrograph); picks near the
-threshold can therefore come or go. ``float32`` gives the topaz CLI's scores to float
+of a log-likelihood unit (up to ~0.2); a flat peak can move by a pixel and picks near the
+threshold can come or go. ``float32`` gives the topaz CLI's scores to float
 tolerance.
 """
 

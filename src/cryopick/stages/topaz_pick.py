@@ -68,7 +68,7 @@ class Params:
     seed: int = param(1, help="Seed of the GMM normalisation's pixel sample", cli="--seed")
     precision: Precision = param(
         "auto", help="Arithmetic of the network: float32 (the topaz CLI's scores), bfloat16 (about 2x faster on "
-        "CPUs with native bfloat16; scores within ~0.15), or auto (bfloat16 on such CPUs, else float32)",
+        "CPUs with native bfloat16; scores within ~0.2), or auto (bfloat16 on such CPUs, else float32)",
         cli="--precision")
     threshold: float = param(-6.0, help="Log-likelihood threshold of the picks kept", cli="--threshold",
                              relion="--topaz_threshold")
