@@ -41,7 +41,7 @@ import numpy as np
 from cryopick.errors import CryopickError
 from cryopick.io.columns import read_table
 from cryopick.io.picks import read_truth
-from cryopick.io.topaz_model import model_file_name
+from cryopick.io.topaz_model import BEST_MODEL
 from cryopick.metrics import score_picks
 from cryopick.sim.params import preset
 from cryopick.stages.presets import TUTORIAL_CPU
@@ -113,8 +113,7 @@ def run_chain(run: Runner):
     classes = run("chain", "class2d", particles_star=node(parts, "particles.star"))
     selected = run("chain", "auto_select", optimiser_star=node(classes, "_optimiser.star"))
     model = run("chain", "topaz_training", micrographs_star=training, particles_star=node(selected, "particles.star"))
-    epochs = TUTORIAL_CPU["topaz_training"].values["nr_epochs"]
-    picks = run("chain", "topaz_picking", micrographs_star=MICS, model_path=model.job_dir + model_file_name(epochs, epochs))
+    picks = run("chain", "topaz_picking", micrographs_star=MICS, model_path=model.job_dir + BEST_MODEL)
     return run("chain", "final_extract", micrographs_star=MICS, coords_star=node(picks, "autopick.star"))
 
 

@@ -36,7 +36,7 @@ from cryopick.flows.params import (
     TopazTrainingParams,
 )
 from cryopick.flows.tasks import ProjectRef, node
-from cryopick.io.topaz_model import model_file_name
+from cryopick.io.topaz_model import BEST_MODEL
 from cryopick.stages.presets import TUTORIAL
 
 #: The chapter's steps, in order: the tutorial preset's steps (flow parameter names).
@@ -106,7 +106,7 @@ def particle_picking(
                                      optimiser_star=node(classes, "ProcessData", suffix="_optimiser.star"))
                 training = {"particles_star": node(selected, "ParticlesData")}
             model = chain.run("topaz_training", topaz_training, micrographs_star=training_mics, **training)
-            model_path = model["job_dir"] + model_file_name(topaz_training.nr_epochs, topaz_training.nr_epochs)
+            model_path = model["job_dir"] + BEST_MODEL  # the best on held-out micrographs, not RELION's last epoch
         picks = chain.run("topaz_picking", topaz_picking, micrographs_star=micrographs_star, model_path=model_path)
         chain.run("final_extract", final_extract, micrographs_star=micrographs_star,
                   coords_star=node(picks, "MicrographsCoords"))

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class TrainRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "particles_star", "coords_star", "nr_particles_per_micrograph", "test_ratio", "nr_epochs", "epoch_size", "minibatch_size", "learning_rate", "downscale", "radius_px", "seed", "normalisation", "start_model", "threads", "device")
+    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "particles_star", "coords_star", "nr_particles_per_micrograph", "test_ratio", "nr_epochs", "epoch_size", "minibatch_size", "learning_rate", "downscale", "radius_px", "seed", "normalisation", "start_model", "compare_pretrained", "threads", "device")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
     PARTICLE_DIAMETER_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,7 @@ class TrainRequest(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     NORMALISATION_FIELD_NUMBER: _ClassVar[int]
     START_MODEL_FIELD_NUMBER: _ClassVar[int]
+    COMPARE_PRETRAINED_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
@@ -42,9 +43,10 @@ class TrainRequest(_message.Message):
     seed: int
     normalisation: str
     start_model: str
+    compare_pretrained: str
     threads: int
     device: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., particles_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., epoch_size: _Optional[int] = ..., minibatch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., normalisation: _Optional[str] = ..., start_model: _Optional[str] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., particles_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., epoch_size: _Optional[int] = ..., minibatch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., normalisation: _Optional[str] = ..., start_model: _Optional[str] = ..., compare_pretrained: _Optional[str] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
 
 class PickRequest(_message.Message):
     __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "model_path", "threshold", "downscale", "radius_px", "threads", "device", "skip_failed_micrographs", "pretrained_model", "normalisation", "seed", "precision")

@@ -55,7 +55,8 @@ def test_training_on_log_picks_then_picking_with_the_trained_model(services, ser
     assert all(step["state"] == "Completed" for step in s.values())
     train_job = s["Topaz training"]["job_dir"]
     assert (root / train_job / "model_epoch2.sav").exists() and (root / train_job / "training_curves.png").exists()
-    assert f"with {train_job}model_epoch2.sav" in (root / s["Topaz picking"]["job_dir"] / "run.out").read_text()
+    assert (root / train_job / "model_best.sav").exists()
+    assert f"with {train_job}model_best.sav" in (root / s["Topaz picking"]["job_dir"] / "run.out").read_text()
     assert s["Final extraction"]["result"]["counts"]["particles"] > 0
 
     again = run_flow(services_root, "logtrain", topaz_route="log_picks", topaz_training=quick)

@@ -44,7 +44,8 @@ def test_relion_normalisation_and_seeded_gmm():
     assert abs(main.mean()) < 0.05 and abs(main.std() - 1) < 0.05  # the ice area is standardised
     from topaz.stats import normalize
 
-    topaz_x, _ = normalize(image, alpha=900, beta=1, num_iters=100, sample=10)  # topaz preprocess (unseeded)
+    np.random.seed(0)  # topaz samples pixels from numpy's global generator: fixed here, or 1 run in 25 differs by > 0.02
+    topaz_x, _ = normalize(image, alpha=900, beta=1, num_iters=100, sample=10)  # topaz preprocess
     np.testing.assert_allclose(g, topaz_x, rtol=0.02, atol=0.02)
     again = gmm_normalise(image, micrograph_rng(1, "mic_001.mrc"))
     assert np.array_equal(g, again)  # same seed and name: identical (topaz's own sampling is unseeded)

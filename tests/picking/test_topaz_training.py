@@ -30,8 +30,20 @@ def run(seed=1, epochs=3, epoch_size=5):
     return list(train(model, tiny_set(0), tiny_set(1, n=1), settings))
 
 
+def test_the_starting_network_is_evaluated_first():
+    from cryopick.io.topaz_model import load_pretrained
+    from cryopick.picking.topaz_training import HeldOut
+
+    start, first = run(epochs=1)
+    assert (start.epoch, start.updates) == (0, 0) and all(np.isnan(v) for v in start.train.values())
+    settings = TrainingSettings(expected_particles_per_micrograph=10, radius_px=2)
+    again = HeldOut.build(tiny_set(0), tiny_set(1, n=1), settings).figures(load_pretrained("resnet8_u32"))
+    assert again == pytest.approx(start.test, rel=1e-5)  # the untouched pretrained network's figures
+    assert first.test["auprc"] != start.test["auprc"]
+
+
 def test_loss_decreases_and_held_out_figures_are_reported():
-    rows = run()
+    rows = run()[1:]
     assert [r.epoch for r in rows] == [1, 2, 3] and rows[-1].updates == 15
     objective = [r.train["loss"] + r.train["ge_penalty"] for r in rows]  # what GE-binomial minimises
     assert objective[2] < objective[1] < objective[0] and objective[2] < 0.5 * objective[0]
@@ -40,7 +52,7 @@ def test_loss_decreases_and_held_out_figures_are_reported():
 
 
 def test_same_seed_same_training():
-    a, b, c = (run(seed=s, epochs=1, epoch_size=2) for s in (4, 4, 5))
+    a, b, c = (run(seed=s, epochs=1, epoch_size=2)[1:] for s in (4, 4, 5))
     assert a[0].train == b[0].train and a[0].test == b[0].test
     assert a[0].train != c[0].train
 

@@ -45,7 +45,8 @@ def test_trains_from_particles_and_writes_what_relion_and_topaz_read(project):
     assert isinstance(model, LinearClassifier) and model.width == 71
     table = [line.split("\t") for line in (job / "model_training.txt").read_text().splitlines()]
     assert table[0] == ["epoch", "iter", "split", "loss", "ge_penalty", "precision", "adjusted_precision", "tpr", "fpr", "auprc"]
-    assert [r[:3] for r in table[1:]] == [["1", "3", "train"], ["1", "3", "test"], ["2", "6", "train"], ["2", "6", "test"]]
+    assert [r[:3] for r in table[1:]] == [["0", "0", "test"], ["1", "3", "train"], ["1", "3", "test"],
+                                          ["2", "6", "train"], ["2", "6", "test"]]  # epoch 0: the starting network
     assert 0 < float(table[-1][-1]) <= 1
     assert res.counts["training_micrographs"] + res.counts["test_micrographs"] == 4 and res.counts["test_micrographs"] >= 1
     assert res.counts["training_particles"] + res.counts["test_particles"] == project.n_particles
@@ -84,6 +85,48 @@ def test_trains_from_a_coordinate_list(project):
     picks = sum(len(read_coordinates(root / f)["rlnCoordinateX"])
                 for f in read_coordinate_list(root / "AutoPick/job023/autopick.star")["rlnMicrographCoordinates"])
     assert res.counts["training_particles"] + res.counts["test_particles"] == picks
+
+
+def test_model_best_is_the_candidate_with_the_highest_held_out_auprc(project):
+    import torch
+
+    from cryopick.io.topaz_model import load_pretrained, load_sav
+
+    root = project.project_root
+    res = topaz_train.run(topaz_train.Params(STAR, 170.0, particles_star="GroundTruth/particles.star",
+                                             compare_pretrained="resnet16_u64,resnet8_u64", **QUICK), root,
+                          "AutoPick/job025/")
+    job = root / "AutoPick/job025"
+    rows = [line.split("\t") for line in (job / "model_selection.txt").read_text().splitlines()]
+    assert rows[0] == ["network", "held_out_auprc", "held_out_precision", "held_out_loss", "chosen"]
+    names = [r[0] for r in rows[1:]]
+    assert names == ["epoch 0 (start: resnet8_u32, untrained)", "epoch 1", "epoch 2", "pretrained resnet16_u64",
+                     "pretrained resnet8_u64"]
+    auprc = np.array([float(r[1]) for r in rows[1:]])
+    assert ((auprc > 0) & (auprc <= 1)).all() and len(set(auprc)) == len(auprc)
+    chosen = [r[-1] for r in rows[1:]]
+    assert chosen.count("yes") == 1 and chosen.index("yes") == int(np.argmax(auprc))
+    # the training table's held-out AUPRC per epoch is the selection's
+    table = [line.split("\t") for line in (job / "model_training.txt").read_text().splitlines()]
+    np.testing.assert_allclose([float(r[-1]) for r in table[1:] if r[2] == "test"], auprc[:3], rtol=1e-5)
+    best = load_sav(job / "model_best.sav").state_dict()
+    winner = names[int(np.argmax(auprc))]
+    if winner.startswith("pretrained"):
+        expected = load_pretrained(winner.split()[1]).state_dict()
+    elif winner.startswith("epoch 0"):
+        expected = load_pretrained("resnet8_u32").state_dict()
+    else:
+        expected = load_sav(job / model_file_name(int(winner.split()[1]), 2)).state_dict()
+    assert best.keys() == expected.keys() and all(torch.equal(best[k], expected[k]) for k in best)
+    assert res.summary["best_test_auprc"] == pytest.approx(auprc.max(), rel=1e-5)
+    assert res.summary["best_is_pretrained"] == float(winner.startswith("pretrained"))
+
+
+def test_unknown_pretrained_network_to_compare_is_refused(project):
+    with pytest.raises(BadInputError, match="resnet99"):
+        topaz_train.run(topaz_train.Params(STAR, 170.0, particles_star="GroundTruth/particles.star",
+                                           compare_pretrained="resnet16_u64, resnet99", **QUICK),
+                        project.project_root, "AutoPick/job026/")
 
 
 @pytest.mark.parametrize("kw, message", [

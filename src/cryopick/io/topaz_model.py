@@ -133,6 +133,10 @@ def save_sav(model: Any, path: str | os.PathLike) -> None:
         torch.save(model, tmp)
 
 
+#: topaz-train's choice among its starting network, every epoch and the compared pretrained networks.
+BEST_MODEL = "model_best.sav"
+
+
 def model_file_name(epoch: int, nr_epochs: int) -> str:
     """``model_epoch{epoch}.sav``, zero-padded as topaz pads it (to ceil(log10(nr_epochs)) digits)."""
     digits = max(0, math.ceil(math.log10(nr_epochs))) if nr_epochs > 0 else 0

@@ -23,6 +23,8 @@ import numpy as np
 from cryopick.errors import BadInputError
 from cryopick.picking.topaz_sampler import CropSampler, positive_mask
 
+#: The training figures' names (means over an epoch's updates).
+TRAIN_FIGURES = ("loss", "ge_penalty", "precision", "adjusted_precision", "tpr", "fpr")
 #: topaz train's defaults.
 MINIBATCH_BALANCE = 1.0 / 16
 SLACK = 1.0
@@ -79,7 +81,7 @@ class EpochFigures:
     Attributes
     ----------
     epoch : int
-        1-based.
+        1-based; 0 is the starting network, before any update.
     updates : int
         Parameter updates so far.
     train : dict[str, float]
@@ -109,31 +111,85 @@ def class_prior(n_expected: int, radius_px: int, n_micrographs: int, total_pixel
     return float(calculate_pi(n_expected * n_micrographs, radius_px, total_pixels))
 
 
-def _evaluate(model: Any, test: Sequence[LabelledMicrograph], labels: np.ndarray, est_max_precision: float,
-              device: str) -> dict[str, float]:
-    """topaz's per-epoch test figures: every pixel of every test micrograph scored.
+def class_prior_terms(training: Sequence[LabelledMicrograph], settings: TrainingSettings) -> tuple[float, float]:
+    """π and the labelled fraction of the training pixels, checked as topaz checks them.
 
-    ``labels``: shape (total test pixels,), float32, the test micrographs' positive masks, flattened in order.
+    Raises
+    ------
+    BadInputError
+        π ≥ 1, or π not above the labelled fraction (the expected number of particles per
+        micrograph is too high or too low for the labels).
     """
-    import torch
-    from topaz.metrics import average_precision
+    r = settings.radius_px
+    masks = [positive_mask(m.image.shape, m.xy, r) for m in training]
+    total = sum(m.size for m in masks)
+    p_observed = sum(int(m.sum()) for m in masks) / total
+    pi = class_prior(settings.expected_particles_per_micrograph, r, len(training), total)
+    if pi >= 1.0:
+        raise BadInputError(f"{settings.expected_particles_per_micrograph} expected particles per micrograph of "
+                            f"{r} px radius cover more than the micrographs (π = {pi:.3g} >= 1); lower the number "
+                            "of particles per micrograph")
+    if pi <= p_observed:
+        raise BadInputError(f"the expected {settings.expected_particles_per_micrograph} particles per micrograph are "
+                            f"fewer than the labelled ones (π = {pi:.4g} <= labelled fraction {p_observed:.4g}); "
+                            "raise the number of particles per micrograph")
+    return pi, p_observed
 
-    model.eval()
-    model.fill()
-    scores = []
-    try:
-        with torch.no_grad():
-            for m in test:
-                x = torch.from_numpy(np.ascontiguousarray(m.image, np.float32))[None, None].to(device)
-                scores.append(model(x)[0, 0].cpu().numpy().ravel())
-    finally:
-        model.unfill()
-    s, y = np.concatenate(scores), labels
-    loss = float(torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(s), torch.from_numpy(y)))
-    p = 1.0 / (1.0 + np.exp(-s.astype(np.float64)))
-    precision = float(p[y == 1].sum() / p.sum())
-    return {"loss": loss, "precision": precision, "adjusted_precision": precision / est_max_precision,
-            "tpr": float(p[y == 1].mean()), "fpr": float(p[y == 0].mean()), "auprc": float(average_precision(y, s))}
+
+#: The held-out figures' names, as topaz's ``model_training.txt`` names them.
+TEST_FIGURES = ("loss", "precision", "adjusted_precision", "tpr", "fpr", "auprc")
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out (test) micrographs and their positive masks: what topaz's test figures need.
+
+    Attributes
+    ----------
+    micrographs : sequence of LabelledMicrograph
+    labels : np.ndarray, shape (total test pixels,), float32
+        The test micrographs' positive masks (pixels within the training radius of a particle),
+        flattened in order.
+    est_max_precision : float
+        Labelled fraction / π: the precision a perfect network would show against the labels.
+    """
+
+    micrographs: Sequence[LabelledMicrograph]
+    labels: np.ndarray
+    est_max_precision: float
+
+    @classmethod
+    def build(cls, training: Sequence[LabelledMicrograph], test: Sequence[LabelledMicrograph],
+              settings: TrainingSettings) -> "HeldOut":
+        pi, p_observed = class_prior_terms(training, settings)
+        labels = np.concatenate([positive_mask(m.image.shape, m.xy, settings.radius_px).ravel() for m in test]) \
+            if test else np.zeros(0)
+        return cls(list(test), labels.astype(np.float32), p_observed / pi)
+
+    def figures(self, model: Any, device: str = "cpu") -> dict[str, float]:
+        """topaz's test figures of ``model`` (unfilled; left unfilled, in eval mode): every pixel of
+        every test micrograph scored. NaN when there are no test micrographs."""
+        import torch
+        from topaz.metrics import average_precision
+
+        if not self.micrographs:
+            return dict.fromkeys(TEST_FIGURES, float("nan"))
+        model.eval()
+        model.fill()
+        scores = []
+        try:
+            with torch.no_grad():
+                for m in self.micrographs:
+                    x = torch.from_numpy(np.ascontiguousarray(m.image, np.float32))[None, None].to(device)
+                    scores.append(model(x)[0, 0].cpu().numpy().ravel())
+        finally:
+            model.unfill()
+        s, y = np.concatenate(scores), self.labels
+        loss = float(torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(s), torch.from_numpy(y)))
+        p = 1.0 / (1.0 + np.exp(-s.astype(np.float64)))
+        precision = float(p[y == 1].sum() / p.sum())
+        return {"loss": loss, "precision": precision, "adjusted_precision": precision / self.est_max_precision,
+                "tpr": float(p[y == 1].mean()), "fpr": float(p[y == 0].mean()), "auprc": float(average_precision(y, s))}
 
 
 def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[LabelledMicrograph],
@@ -153,31 +209,21 @@ def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[Lab
     Yields
     ------
     EpochFigures
+        First epoch 0: the starting network's held-out figures, before any update (its
+        training figures NaN); then one per epoch.
     """
     import torch
     from topaz.methods import GE_binomial
 
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    r = settings.radius_px
-    masks = [positive_mask(m.image.shape, m.xy, r) for m in training]
-    total = sum(m.size for m in masks)
-    p_observed = sum(int(m.sum()) for m in masks) / total
-    pi = class_prior(settings.expected_particles_per_micrograph, r, len(training), total)
-    if pi >= 1.0:
-        raise BadInputError(f"{settings.expected_particles_per_micrograph} expected particles per micrograph of "
-                            f"{r} px radius cover more than the micrographs (π = {pi:.3g} >= 1); lower the number "
-                            "of particles per micrograph")
-    if pi <= p_observed:
-        raise BadInputError(f"the expected {settings.expected_particles_per_micrograph} particles per micrograph are "
-                         f"fewer than the labelled ones (π = {pi:.4g} <= labelled fraction {p_observed:.4g}); "
-                         "raise the number of particles per micrograph")
-    est_max_precision = p_observed / pi
+    pi, p_observed = class_prior_terms(training, settings)
+    held_out = HeldOut.build(training, test, settings)
+    yield EpochFigures(0, 0, dict.fromkeys(TRAIN_FIGURES, float("nan")), held_out.figures(model, device), model)
+    masks = [positive_mask(m.image.shape, m.xy, settings.radius_px) for m in training]
     sampler = CropSampler([m.image for m in training], masks, model.width, MINIBATCH_BALANCE, rng)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     trainer = GE_binomial(model, optimiser, torch.nn.BCEWithLogitsLoss(), pi - p_observed, slack=SLACK)
-    test_labels = np.concatenate([positive_mask(m.image.shape, m.xy, r).ravel() for m in test]).astype(np.float32) \
-        if test else np.zeros(0, np.float32)
     updates = 0
     for epoch in range(1, settings.nr_epochs + 1):
         model.train()
@@ -188,8 +234,7 @@ def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[Lab
             updates += 1
         loss, ge, precision, tpr, fpr = sums / settings.epoch_size
         figures = {"loss": loss, "ge_penalty": ge, "precision": precision,
-                   "adjusted_precision": precision / est_max_precision, "tpr": tpr, "fpr": fpr}
-        held_out = _evaluate(model, test, test_labels, est_max_precision, device) if test else \
-            dict.fromkeys(("loss", "precision", "adjusted_precision", "tpr", "fpr", "auprc"), float("nan"))
+                   "adjusted_precision": precision / held_out.est_max_precision, "tpr": tpr, "fpr": fpr}
+        test_figures = held_out.figures(model, device)
         model.train()
-        yield EpochFigures(epoch, updates, {k: float(v) for k, v in figures.items()}, held_out, model)
+        yield EpochFigures(epoch, updates, {k: float(v) for k, v in figures.items()}, test_figures, model)
