@@ -35,8 +35,10 @@ out (``cryopick select --split-size``). The training micrographs are LoG-picked 
 autopick-log``, 150–180 Å or 120–140 Å, threshold 0, upper threshold 5); ``cryopick topaz-train
 --coords`` trains on those picks (``--epochs 5 --epoch-size 40 --minibatch-size 128`` by
 default, CPU, ``--threads 2``), timed as a whole process; the held-out micrographs are then
-picked with the pretrained network and with the last epoch's model, and AP and F1 at FOM ≥ −3
-are reported before and after training (and P/R/F1 of the LoG picks the network learned from).
+picked with the pretrained network, with the last epoch's model (RELION's choice) and with
+``model_best.sav`` (topaz-train's choice by held-out AUPRC among the starting network, every epoch
+and the pretrained resnet16_u64), and AP and F1 at FOM ≥ −3 are reported before and after
+training (and P/R/F1 of the LoG picks the network learned from).
 
 ``--skip-training`` leaves this section out; if ``cryopick topaz-train`` cannot run (not built
 yet, or without the options above), the section says so and measures only the LoG labels and the
@@ -406,6 +408,9 @@ def training_section(work: Path, preset: str, a: argparse.Namespace, topaz: str,
     model = f"{job}model_epoch{a.epochs}.sav"
     t_post, s_post = pick("AutoPick/job013/", model)
     print(f"    trained on held-out: AP {_f(s_post['ap'])}, F1@-3 {_f(s_post['f1'])} ({t_post:.1f} s)", flush=True)
+    _, s_best = pick("AutoPick/job017/", f"{job}model_best.sav")
+    chosen = best_network(root / job)
+    print(f"    model_best.sav ({chosen}) on held-out: AP {_f(s_best['ap'])}, F1@-3 {_f(s_best['f1'])}", flush=True)
     # the tutorial trains on the particles of good 2D classes, cleaner than raw LoG picks; its best case:
     # the LoG picks that match a true particle (what a perfect class selection would keep)
     clean = write_clean_labels(root, log_job, "AutoPick/job014/", truth, train_mics)
@@ -418,10 +423,19 @@ def training_section(work: Path, preset: str, a: argparse.Namespace, topaz: str,
     res["trained_clean_labels"] = {"labels": clean, "per_mic": clean_per_mic, "train_wall_s": t_clean, "scores": s_clean}
     res.update({"train_wall_s": t_train, "epochs": a.epochs, "epoch_size": a.epoch_size,
                 "minibatch_size": a.minibatch_size, "per_mic": per_mic, "s_per_update_incl_startup": t_train / updates,
-                "trained": {"model": model, "pick_wall_s": t_post, "scores": s_post}})
+                "trained": {"model": model, "pick_wall_s": t_post, "scores": s_post},
+                "trained_best": {"model": f"{job}model_best.sav", "chosen": chosen, "scores": s_best}})
     if a.cli_training:
         res["cli_training"] = cli_training(root, a, topaz, train_mics, train_star, log_job, diameter, per_mic)
     return res
+
+
+def best_network(job_dir: Path) -> str:
+    """The network topaz-train chose for model_best.sav (its model_selection.txt)."""
+    for line in (job_dir / "model_selection.txt").read_text().splitlines()[1:]:
+        if line.endswith("\tyes"):
+            return line.split("\t")[0]
+    return "?"
 
 
 def cli_training(root: Path, a: argparse.Namespace, topaz: str, train_mics: list[str], train_star: str,
@@ -486,7 +500,10 @@ def print_training(rows: dict[str, dict], a: argparse.Namespace) -> None:
                                              for r in rs])
     line("  per-mic (LoG / clean labels)", [f"{r.get('per_mic', '-')} / {r['trained_clean_labels']['per_mic']}"
                                             if r.get("trained_clean_labels") else "-" for r in rs])
+    line("  model_best.sav (from LoG labels) is", [r["trained_best"]["chosen"].split(" (")[0] if r.get("trained_best")
+                                                   else "-" for r in rs])
     for key, label in (("pretrained", "pretrained"), ("trained", f"trained on LoG (ep. {a.epochs})"),
+                       ("trained_best", "trained on LoG, model_best"),
                        ("trained_clean_labels", f"trained on clean (ep. {a.epochs})")):
         sc = [r[key]["scores"] if r.get(key) else None for r in rs]
         line(f"  {label}: AP", [_f(s["ap"]) if s else "-" for s in sc])
