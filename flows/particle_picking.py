@@ -64,6 +64,7 @@ def particle_picking(
     services: ServiceAddresses = ServiceAddresses(),
     service_project: str = "",
     topaz_route: Literal["selected_classes", "log_picks", "pretrained"] = "selected_classes",
+    final_threshold: Literal["min_fom", "expected_count"] = "min_fom",
 ) -> Any:
     """Pick particles in a RELION project, following the tutorial.
 
@@ -84,12 +85,20 @@ def particle_picking(
         ``log_picks``: Topaz trains on the LoG picks of the training subset (no 2D classification).
         ``pretrained`` (the tutorial's shortcut): every micrograph is picked with Topaz's pretrained
         network straight away, with no LoG, 2D or training steps.
+    final_threshold : str
+        ``min_fom`` (the tutorial): the final extraction keeps picks above ``final_extract.min_fom``
+        (-3). ``expected_count``: above the FOM that keeps ``topaz_picking.nr_particles_per_micrograph``
+        picks per micrograph on average (the Topaz picking job's ``fom_at_expected_count``); for a
+        retrained network, whose scores are not on the pretrained network's scale.
 
     Returns
     -------
     dict
         ``steps`` (job dirs, results, cached or not), ``stopped_at``, ``message``, ``not_run``.
     """
+    if final_threshold == "expected_count" and topaz_picking.nr_particles_per_micrograph <= 0:
+        raise ValueError("final_threshold 'expected_count' needs topaz_picking.nr_particles_per_micrograph "
+                         "(the expected particles per micrograph) above 0")
     project = ProjectRef(project_dir=os.path.abspath(project_dir), service_project=service_project, services=services)
     chain = Chain(project, planned=[STEPS[k].title for k in TOPAZ_ROUTES[topaz_route]])
     try:
@@ -108,6 +117,8 @@ def particle_picking(
             model = chain.run("topaz_training", topaz_training, micrographs_star=training_mics, **training)
             model_path = model["job_dir"] + BEST_MODEL  # the best on held-out micrographs, not RELION's last epoch
         picks = chain.run("topaz_picking", topaz_picking, micrographs_star=micrographs_star, model_path=model_path)
+        if final_threshold == "expected_count":
+            final_extract = final_extract.model_copy(update={"min_fom": picks["summary"]["fom_at_expected_count"]})
         chain.run("final_extract", final_extract, micrographs_star=micrographs_star,
                   coords_star=node(picks, "MicrographsCoords"))
     except ChainStopped:

@@ -49,7 +49,7 @@ class TrainRequest(_message.Message):
     def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., particles_star: _Optional[str] = ..., coords_star: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ..., test_ratio: _Optional[float] = ..., nr_epochs: _Optional[int] = ..., epoch_size: _Optional[int] = ..., minibatch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., seed: _Optional[int] = ..., normalisation: _Optional[str] = ..., start_model: _Optional[str] = ..., compare_pretrained: _Optional[str] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ...) -> None: ...
 
 class PickRequest(_message.Message):
-    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "model_path", "threshold", "downscale", "radius_px", "threads", "device", "skip_failed_micrographs", "pretrained_model", "normalisation", "seed", "precision")
+    __slots__ = ("target", "micrographs_star", "particle_diameter_angstrom", "model_path", "threshold", "downscale", "radius_px", "threads", "device", "skip_failed_micrographs", "pretrained_model", "normalisation", "seed", "precision", "nr_particles_per_micrograph")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     MICROGRAPHS_STAR_FIELD_NUMBER: _ClassVar[int]
     PARTICLE_DIAMETER_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class PickRequest(_message.Message):
     NORMALISATION_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
+    NR_PARTICLES_PER_MICROGRAPH_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
     micrographs_star: str
     particle_diameter_angstrom: float
@@ -78,4 +79,5 @@ class PickRequest(_message.Message):
     normalisation: str
     seed: int
     precision: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., model_path: _Optional[str] = ..., threshold: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ..., skip_failed_micrographs: _Optional[bool] = ..., pretrained_model: _Optional[str] = ..., normalisation: _Optional[str] = ..., seed: _Optional[int] = ..., precision: _Optional[str] = ...) -> None: ...
+    nr_particles_per_micrograph: int
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., micrographs_star: _Optional[str] = ..., particle_diameter_angstrom: _Optional[float] = ..., model_path: _Optional[str] = ..., threshold: _Optional[float] = ..., downscale: _Optional[int] = ..., radius_px: _Optional[int] = ..., threads: _Optional[int] = ..., device: _Optional[str] = ..., skip_failed_micrographs: _Optional[bool] = ..., pretrained_model: _Optional[str] = ..., normalisation: _Optional[str] = ..., seed: _Optional[int] = ..., precision: _Optional[str] = ..., nr_particles_per_micrograph: _Optional[int] = ...) -> None: ...

@@ -42,6 +42,21 @@ def test_pretrained_shortcut_picks_every_micrograph_and_extracts_above_fom_minus
     assert (root / "AutoPick/job004/picks_by_fom.png").stat().st_size > 0
 
 
+def test_final_threshold_from_the_expected_number_of_particles(services, services_root, make_project):
+    from cryopick.flows.params import TopazPickingParams
+
+    root = make_project(services_root, "expected", n_mics=3, seed=6)
+    state = run_flow(services_root, "expected", topaz_route="pretrained", final_threshold="expected_count",
+                     topaz_picking=TopazPickingParams(nr_particles_per_micrograph=12))
+    assert state.is_completed() and state.name == "Completed", state.message
+    s = steps(state)
+    threshold = s["Topaz picking"]["result"]["summary"]["fom_at_expected_count"]
+    assert len(read_star(root / "Extract/job005/particles.star")["particles"]) == 36  # 12 per micrograph
+    assert f"minimum_pick_fom {threshold:g}" in " ".join((root / "Extract/job005/job.star").read_text().split())
+    refused = run_flow(services_root, "expected", topaz_route="pretrained", final_threshold="expected_count")
+    assert refused.is_failed() and "nr_particles_per_micrograph" in refused.message
+
+
 def test_training_on_log_picks_then_picking_with_the_trained_model(services, services_root, make_project):
     from cryopick.flows.params import TopazTrainingParams
 

@@ -102,6 +102,27 @@ def test_bfloat16_scores_stay_close_to_float32_and_keep_the_picks(project):
         assert 0 < np.abs(fom_a - fom_b).max() < 0.25  # rounded, not recomputed in float32
 
 
+def test_fom_at_count_keeps_that_many_picks_above_it():
+    fom = np.array([1.0, 5.0, 3.0, 4.0, 2.0])
+    assert topaz_pick.fom_at_count(fom, 2) == 3.0 and (fom > 3.0).sum() == 2
+    below = topaz_pick.fom_at_count(fom, 5)
+    assert below < 1.0 and (fom > below).sum() == 5 and topaz_pick.fom_at_count(fom, 9) == below
+    assert np.isnan(topaz_pick.fom_at_count(fom, 0))
+
+
+def test_the_expected_number_of_particles_gives_a_final_threshold(project):
+    from cryopick.stages import extract
+
+    root = project.project_root
+    res = run(root, "AutoPick/job022/", nr_particles_per_micrograph=12)
+    threshold = res.summary["fom_at_expected_count"]
+    assert -6 < threshold and "The 24 expected particles" in (root / "AutoPick/job022/run.out").read_text()
+    parts = extract.run(extract.Params(STAR, "AutoPick/job022/autopick.star", box_size_px=64, min_fom=threshold),
+                        root, "Extract/job023/")
+    assert parts.counts["particles"] + parts.counts["particles_off_micrograph"] == 24, parts.counts
+    assert np.isnan(run(root, "AutoPick/job024/").summary["fom_at_expected_count"])
+
+
 def test_micrographs_of_different_sizes(project, tmp_path):
     root = project.project_root
     big = read_mrc(root / project.micrographs[0])

@@ -49,7 +49,11 @@ def prepare_model(model: Any, device: str = "cpu", precision: str = "float32") -
         raise ValueError(f"unknown precision {precision!r}")
     model.eval()
     model.fill()
-    model.to(device=device, dtype=torch.bfloat16 if precision == "bfloat16" else torch.float32)
+    model.to(device=device, dtype=torch.float32)
+    if precision == "bfloat16":
+        # the convolutions in bfloat16; the last, linear layer in float32, so that the scores keep
+        # float32's resolution (bfloat16 scores near 4 would step by 1/32, and tie)
+        model.features.to(dtype=torch.bfloat16)
     if device == "cpu":
         model.to(memory_format=torch.channels_last)  # same arithmetic, ~1.7x faster convolutions on CPU
     return model
@@ -61,7 +65,7 @@ def score_map(model: Any, image: np.ndarray, device: str = "cpu") -> np.ndarray:
     Parameters
     ----------
     model : topaz LinearClassifier
-        Prepared with :func:`prepare_model`; the image is scored in the model's precision.
+        Prepared with :func:`prepare_model`; the image is scored in the precision of its features.
     image : np.ndarray, shape (H, W)
         Binned and normalised micrograph.
 
@@ -71,12 +75,13 @@ def score_map(model: Any, image: np.ndarray, device: str = "cpu") -> np.ndarray:
     """
     import torch
 
-    dtype = next(model.parameters()).dtype
+    dtype = next(model.features.parameters()).dtype
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device=device, dtype=dtype)
     if device == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        y = model(x)
+    with torch.no_grad():  # topaz's LinearClassifier.forward, with the features cast for the classifier
+        features = model.features(x)
+        y = model.classifier(features.to(next(model.classifier.parameters()).dtype))
     return y[0, 0].float().cpu().numpy()
 
 

@@ -76,6 +76,10 @@ class Params:
                                   relion="--topaz_downscale", minimum=1)
     radius_px: int | None = param(None, help="Picking radius in downscaled pixels (default: from the diameter)",
                                   cli="--radius", unit="px", relion="--topaz_radius", minimum=0)
+    nr_particles_per_micrograph: int = param(
+        0, help="Expected particles per micrograph (0: not given); the job then reports the FOM above which that "
+        "many particles per micrograph lie (fom_at_expected_count), a threshold for the final extraction",
+        cli="--per-mic", minimum=0)
     threads: int = runtime(0, help="CPU threads for the network (0: torch's default, all cores)", cli="--threads",
                            minimum=0, maximum=1024)
     device: Literal["auto", "cpu", "cuda"] = runtime("auto", help="Compute device", cli="--device", relion="--gpu")
@@ -203,6 +207,17 @@ def _pick_all(ctx: StageContext, plan: _Plan) -> list:
                             note=lambda d: f"{len(d.fom)} picks")
 
 
+def fom_at_count(fom: np.ndarray, count: int) -> float:
+    """The FOM threshold that keeps the ``count`` best picks: ``count`` picks have a FOM above it
+    (strictly, as extraction's --min-fom compares; ties aside). It is the (count + 1)-th best FOM, or
+    just below the lowest when there are no more than ``count`` picks; NaN when ``count`` is 0.
+    """
+    if count <= 0 or fom.size == 0:
+        return float("nan")
+    ranked = np.sort(np.asarray(fom, dtype=np.float64))[::-1]
+    return float(ranked[count]) if count < ranked.size else float(np.nextafter(ranked[-1], -np.inf))
+
+
 def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     import torch
 
@@ -227,6 +242,11 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     total = int(sum(len(d.fom) for d in done))
     all_fom = np.concatenate([d.fom for d in done]) if done else np.zeros(0)
     ctx.log(f" + Picked {total} particles on {len(done)} micrographs; written {ctx.job.rel}autopick.star")
+    expected = p.nr_particles_per_micrograph * len(done)
+    at_expected = fom_at_count(all_fom, expected)
+    if expected:
+        ctx.log(f" + The {expected} expected particles ({p.nr_particles_per_micrograph} per micrograph) are the picks "
+                f"with FOM > {at_expected:.4g} (fom_at_expected_count)")
     return StageResult(
         job_dir=ctx.job.rel,
         output_nodes=[(f"{ctx.job.rel}autopick.star", nodes.COORDS_AUTOPICK),
@@ -236,6 +256,7 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
         summary={
             "picks_per_micrograph": total / max(len(done), 1),
             "mean_fom": float(all_fom.mean()) if all_fom.size else 0.0,
+            "fom_at_expected_count": at_expected,
             "pixel_size_angstrom": plan.pixel_size_angstrom,
             "downscale": g.downscale,
             "radius_px": g.pick_radius_px,
