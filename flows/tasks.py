@@ -174,9 +174,12 @@ def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseMod
         curves = [f for f in result.get("figures", []) if f.endswith("training_curves.png")]
         if curves:
             test = result.get("summary", {})
+            best = ("a pretrained network" if test.get("best_is_pretrained") else
+                    f"epoch {test.get('best_epoch', float('nan')):.0f}")
             pictures.append((f"Topaz training curves (last epoch: held-out per-pixel AUPRC "
                              f"{test.get('test_auprc', float('nan')):.3f}, topaz's measure: every pixel within the "
-                             "training radius of a labelled particle is a positive)",
+                             f"training radius of a labelled particle is a positive; model_best.sav is {best}, "
+                             f"AUPRC {test.get('best_test_auprc', float('nan')):.3f}; see model_selection.txt)",
                              root / curves[0]))
         elif coords and step.spec.job_type == "AutoPick":
             diameter = float(getattr(params, "diameter_max_angstrom", getattr(params, "particle_diameter_angstrom", 180.0)))

@@ -209,3 +209,14 @@ def test_the_process_keeps_a_few_networks_and_drops_the_oldest(tmp_path):
         topaz_pick.scoring_model(p, "cpu")
     assert len(topaz_pick._MODELS) <= topaz_pick.MAX_CACHED_MODELS
     assert topaz_pick.scoring_model(paths[0], "cpu")[1] is False  # the oldest was dropped, so loaded again
+
+
+def test_a_constant_micrograph_fails_clearly_naming_the_file(project):
+    root = project.project_root
+    flat = root / "MotionCorr/job002/Movies/flat.mrc"
+    write_mrc(flat, np.full((400, 300), 5.0, np.float32), 3.54)
+    star = (root / STAR).read_text()
+    (root / "CtfFind/job003/flat.star").write_text(star.replace(project.micrographs[1], "MotionCorr/job002/Movies/flat.mrc"))
+    with pytest.raises(BadInputError, match="flat.mrc.*no intensity spread"):
+        topaz_pick.run(topaz_pick.Params("CtfFind/job003/flat.star", DIAMETER), root, "AutoPick/job025/")
+    assert not (root / "AutoPick/job025/autopick.star").exists()

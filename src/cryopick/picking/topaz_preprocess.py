@@ -8,7 +8,8 @@ Binning crops the Fourier transform to ``(nx // x, ny // x)`` (RELION's wrapper 
     two-component Gaussian mixture (with a Beta(900, 1) prior that makes one component hold
     almost every pixel) is fitted to a 1-in-10 sample of the pixels, and the image is
     standardised by the dominant component. Carbon, ice and empty areas then do not shift
-    the scale of the particle area. topaz draws the sample from numpy's unseeded global
+    the scale of the particle area (the fit: :mod:`cryopick.picking.gmm`, topaz's EM on a fine
+    histogram of the sample). topaz draws the sample from numpy's unseeded global
     generator, so two runs differ; here the sample comes from a generator seeded by the
     job's seed and the micrograph's name, so a micrograph is always normalised the same way.
 ``relion``
@@ -20,6 +21,8 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+
+from cryopick.picking.gmm import fit_dominant_gaussian
 
 
 def fourier_bin(image: np.ndarray, factor: int) -> np.ndarray:
@@ -81,13 +84,18 @@ def gmm_normalise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     -------
     np.ndarray, shape (H, W), float32
         (image − μ) / σ of the fitted dominant component.
-    """
-    from topaz.stats import norm_fit
 
+    Raises
+    ------
+    ValueError
+        The sample has no spread (a constant image) or is not finite.
+    """
     x = np.asarray(image, dtype=np.float32)
     n = int(np.round(x.size / GMM_SAMPLE))
     sample = rng.choice(x.ravel(), size=n, replace=False)
-    mu, std = norm_fit(sample, alpha=GMM_ALPHA, beta=GMM_BETA, scale=x.size / n, num_iters=GMM_ITERATIONS)[:2]
+    mu, std = fit_dominant_gaussian(sample, alpha=GMM_ALPHA, beta=GMM_BETA, scale=x.size / n, iterations=GMM_ITERATIONS)
+    if not (np.isfinite(mu) and np.isfinite(std) and std > 0):
+        raise ValueError(f"no intensity spread to normalise by (fitted mean {mu:g}, standard deviation {std:g})")
     return ((x - mu) / std).astype(np.float32)
 
 

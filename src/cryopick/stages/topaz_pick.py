@@ -170,7 +170,10 @@ def read_binned(ctx: StageContext, name: str, downscale: int) -> np.ndarray:
         raise BadInputError(f"{ctx.micrograph_path(name)}: {mic.shape[1]}x{mic.shape[0]} px is too small to bin by "
                             f"{downscale}")
     p = ctx.params
-    return prepare_micrograph(mic, downscale, p.normalisation, micrograph_rng(p.seed, name))
+    try:
+        return prepare_micrograph(mic, downscale, p.normalisation, micrograph_rng(p.seed, name))
+    except ValueError as exc:
+        raise BadInputError(f"{ctx.micrograph_path(name)}: cannot normalise it for Topaz: {exc}") from None
 
 
 def _pick_all(ctx: StageContext, plan: _Plan) -> list:
