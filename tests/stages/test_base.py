@@ -177,7 +177,20 @@ def test_for_each_reports_in_input_order_and_isolates_item_errors(root):
         return k * 10
 
     outcome = ctx.for_each([1, 2, 3, 4], work, name=str, threads=3)
-    assert outcome.done == [10, 30, 40] and outcome.failures == {"2": "item 2 is bad"}
+    assert outcome.done == [10, 30, 40] and outcome.failures == {"2": "item 2 is bad"}  # already named
     assert [p.item for p in seen] == ["1", "2", "3", "4"] and seen[-1].fraction == 1.0
     with pytest.raises(ZeroDivisionError):  # a bug is not an item failure
         ctx.for_each([0], lambda k: 1 / k, name=str)
+
+
+def test_an_item_error_that_does_not_name_the_item_is_named():
+    from cryopick.stages.base import StageContext
+
+    ctx = StageContext(None, None, None, _NullJob(), lambda _: None, None, False)
+
+    def constant(_):
+        raise BadInputError("micrograph has zero variance (all pixels equal)")
+
+    named = ctx.for_each(["Movies/mic_007.mrc"], constant, name=str)
+    assert named.failures == {"Movies/mic_007.mrc": "Movies/mic_007.mrc: micrograph has zero variance (all pixels equal)"}
+    assert isinstance(named.errors["Movies/mic_007.mrc"], BadInputError)

@@ -213,8 +213,9 @@ class StageContext:
     ) -> ItemOutcome[R]:
         """Run ``work`` on every item in ``threads`` threads; report and log in input order.
 
-        A :class:`~cryopick.errors.CryopickError` fails that item only (logged to run.err);
-        :class:`Cancelled` stops the job; any other exception is a bug and fails the job.
+        A :class:`~cryopick.errors.CryopickError` fails that item only (logged to run.err; its
+        message names the item, see :func:`naming_item`); :class:`Cancelled` stops the job; any
+        other exception is a bug and fails the job.
         """
         done: list[R] = []
         failures: dict[str, str] = {}
@@ -235,6 +236,7 @@ class StageContext:
                     except Cancelled:
                         raise
                     except CryopickError as exc:
+                        exc = naming_item(exc, label)
                         failures[label], errors[label] = str(exc), exc
                         self.job.log_error(f"ERROR: {label}: {exc}")
                         self.progress(Progress(k / n, label, f"FAILED {label}: {exc}"))
@@ -273,6 +275,19 @@ class StageContext:
         raise PartialFailure(message, outcome.failures)
 
 
+def naming_item(exc: CryopickError, label: str) -> CryopickError:
+    """``exc`` with ``label`` (the item: usually a micrograph's name) in front of its message,
+    unless the message already names it; same class, the original as its cause."""
+    if label in str(exc):
+        return exc
+    try:
+        named = type(exc)(f"{label}: {exc}")
+    except TypeError:  # an error class with other constructor arguments keeps its own message
+        return exc
+    named.__cause__ = exc
+    return named
+
+
 def read_micrographs(project: ProjectPaths, star_rel: str) -> tuple[list[str], float]:
     """A micrographs STAR's names and pixel size, checked: not empty, every name in the project.
 
@@ -285,6 +300,7 @@ def read_micrographs(project: ProjectPaths, star_rel: str) -> tuple[list[str], f
     names, pixel_size_angstrom = read_micrograph_list(star)
     if not names:
         raise BadInputError(f"{star}: the micrograph list is empty")
+    refuse_duplicate_micrographs(star, names)
     check_micrograph_names(project, names)
     return names, pixel_size_angstrom
 
@@ -304,6 +320,23 @@ def resolve_device(choice: str) -> str:
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return choice
+
+
+def refuse_duplicate_micrographs(star: object, names: Sequence[str]) -> None:
+    """A micrographs STAR names each micrograph once (RELION keys micrographs by name); a repeated
+    name would process that micrograph twice and list its particles twice.
+
+    Raises
+    ------
+    BadInputError
+        Naming the file, how many names repeat and the first few of them.
+    """
+    seen: set[str] = set()
+    repeated = list(dict.fromkeys(n for n in names if n in seen or seen.add(n)))
+    if repeated:
+        shown = ", ".join(repeated[:3]) + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else "")
+        raise BadInputError(f"{star}: {len(repeated)} micrograph name(s) appear more than once in data_micrographs "
+                            f"({shown}); each micrograph must be listed once")
 
 
 def check_micrograph_names(project: ProjectPaths, names: Sequence[str]) -> None:

@@ -52,7 +52,7 @@ from cryopick.io.mrc import read_header, read_mrc, write_mrc
 from cryopick.io.optics import read_optics_columns
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import compose_image_name, read_star_raw, write_star
-from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names
+from cryopick.stages.base import Stage, StageContext, StageResult, check_micrograph_names, refuse_duplicate_micrographs
 from cryopick.stages.extract_inputs import Work, fresh_work, reextract_work
 from cryopick.stages.fields import input_file, param, runtime
 
@@ -198,6 +198,7 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     if "rlnMicrographName" not in mics:
         raise BadInputError(f"{mics_path}: table data_micrographs lacks label(s) _rlnMicrographName")
     apix = tbl.micrograph_pixel_size(mic_optics, mics_path)  # also refuses mixed pixel sizes
+    refuse_duplicate_micrographs(mics_path, [str(n) for n in mics["rlnMicrographName"]])
     log_lines: list[str] = []
     counts: dict[str, int] = {}
     if params.is_reextract:

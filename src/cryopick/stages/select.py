@@ -19,7 +19,7 @@ from cryopick.io import nodes
 from cryopick.io.optics import OpticsStar, read_optics_star, write_optics_star
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import read_star_raw
-from cryopick.stages.base import Progress, Stage, StageContext, StageResult
+from cryopick.stages.base import Progress, Stage, StageContext, StageResult, refuse_duplicate_micrographs
 from cryopick.stages.fields import input_file, param
 
 _NODE_OF = {"micrographs": nodes.MICROGRAPHS, "movies": nodes.MOVIES, "particles": nodes.PARTICLES}
@@ -94,6 +94,8 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     src = project.read_path(params.micrographs_star, "input STAR file")
     kind = data_kind(read_star_raw(src), src)
     star = read_optics_star(src, kind)
+    if kind == "micrographs" and "rlnMicrographName" in star.data.columns:
+        refuse_duplicate_micrographs(src, [str(n) for n in star.data["rlnMicrographName"]])
     n = len(star.data)
     order = np.random.default_rng(params.seed).permutation(n) if params.random_order else None
     try:

@@ -14,7 +14,7 @@ from cryopick.errors import BadInputError
 from cryopick.io import nodes
 from cryopick.io.optics import OpticsStar, micrograph_names, read_optics_star, write_optics_star
 from cryopick.io.paths import ProjectPaths
-from cryopick.stages.base import Progress, Stage, StageContext, StageResult
+from cryopick.stages.base import Progress, Stage, StageContext, StageResult, refuse_duplicate_micrographs
 from cryopick.stages.fields import input_file
 
 OUTPUT = "micrographs_new.star"
@@ -46,6 +46,7 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     for rel in params.processed_stars:
         done.update(micrograph_names(project.read_path(rel, "processed micrographs STAR")))
     names = [str(n) for n in star.data["rlnMicrographName"]]
+    refuse_duplicate_micrographs(src, names)
     keep = [n not in done for n in names]
     if not any(keep):
         raise BadInputError(f"{src}: no micrographs beyond the {len(params.processed_stars)} processed list(s)")
