@@ -37,6 +37,13 @@ def test_truncation_toward_zero():
     assert y.tolist() == [0, 7, -1]
 
 
+@pytest.mark.filterwarnings("error")
+def test_absurd_coordinates_stay_off_the_micrograph_without_a_cast_warning():
+    x, y = box_positions(np.array([1e30, -1e300]), np.array([5.0, 1e19]))
+    assert x[0] > 10**15 and x[1] < -(10**15) and y[1] > 10**15
+    assert not boxes_on_micrograph(x, y, 64, (100, 100)).any()
+
+
 def test_centre_pixel_is_box_half():
     mic = np.arange(50 * 60, dtype=np.float32).reshape(50, 60)
     xpos, ypos = box_positions(np.array([30.7]), np.array([20.2]))

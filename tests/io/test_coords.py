@@ -32,3 +32,12 @@ def test_round_trip_and_zero_picks(tmp_path):
     (tmp_path / "empty_list.star").write_bytes(b"")
     with pytest.raises(BadInputError, match="empty coordinate list"):
         read_coordinate_list(tmp_path / "empty_list.star")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_a_coordinate_that_is_not_a_finite_number_is_refused_naming_the_file_and_row(tmp_path, bad):
+    path = tmp_path / "picks.star"
+    path.write_text("\ndata_\n\nloop_\n_rlnCoordinateX #1\n_rlnCoordinateY #2\n10.0 20.0\n30.0 40.0\n"
+                    f"50.0 {bad}\n")
+    with pytest.raises(BadInputError, match=r"picks.star: 1 value\(s\) of _rlnCoordinateY are not finite .*row 3"):
+        read_coordinates(path)

@@ -22,14 +22,17 @@ def box_positions(x_px: np.ndarray, y_px: np.ndarray) -> tuple[np.ndarray, np.nd
     Parameters
     ----------
     x_px, y_px : ndarray, shape (n,)
+        Finite (the coordinate reader refuses NaN and infinity).
 
     Returns
     -------
     xpos, ypos : ndarray, shape (n,), int64
     """
+    # absurd values (beyond ±2**52 px) are clipped before the cast: they stay off the micrograph,
+    # without numpy's "invalid value encountered in cast" warning
     return (
-        np.trunc(np.asarray(x_px, dtype=np.float64)).astype(np.int64),
-        np.trunc(np.asarray(y_px, dtype=np.float64)).astype(np.int64),
+        np.trunc(np.clip(np.asarray(x_px, dtype=np.float64), -(2.0**52), 2.0**52)).astype(np.int64),
+        np.trunc(np.clip(np.asarray(y_px, dtype=np.float64), -(2.0**52), 2.0**52)).astype(np.int64),
     )
 
 

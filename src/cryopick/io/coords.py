@@ -64,13 +64,23 @@ def read_coordinates(path: str | os.PathLike) -> dict[str, np.ndarray]:
     MissingFileError
         No such file.
     BadInputError
-        No rlnCoordinateX / rlnCoordinateY.
+        No rlnCoordinateX / rlnCoordinateY, or a coordinate that is not a finite number.
     """
     tables = read_star_raw(path)
     if not tables:
         return {"rlnCoordinateX": np.zeros(0), "rlnCoordinateY": np.zeros(0)}
     name = "" if "" in tables else next(iter(tables))
-    return dict(get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY")).columns)
+    columns = dict(get_table(tables, name, path, required=("rlnCoordinateX", "rlnCoordinateY")).columns)
+    for label in ("rlnCoordinateX", "rlnCoordinateY"):
+        try:
+            values = np.asarray(columns[label], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise BadInputError(f"{path}: _{label} holds values that are not numbers") from None
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise BadInputError(f"{path}: {bad.size} value(s) of _{label} are not finite numbers "
+                                f"(first in data row {bad[0] + 1}: {columns[label][bad[0]]})")
+    return columns
 
 
 def write_coordinate_list(path: str | os.PathLike, micrographs: list[str], coordinate_files: list[str]) -> None:
