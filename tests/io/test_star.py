@@ -103,6 +103,8 @@ def test_empty_loop_tables_are_not_written(tmp_path):
         ("data_x\nloop_\n_rlnCoordinateX #1\nabc\n", "should be numeric"),
         ("hello\n", "expected 'data_<name>'"),
         ("data_a\n_rlnX 1\ndata_a\n_rlnX 2\n", "appears twice"),
+        ("data_optics\nloop_\n_rlnOpticsGroup #1\n1\n\ndata_micrographs\nloop_MotionCorr/job002/Movies/a.mrc\n"
+         "_rlnMicrographName #1\nMotionCorr/job002/Movies/a.mrc\n", "line 7: garbled 'loop_' line in data_micrographs"),
     ],
 )
 @pytest.mark.parametrize("starfile_from_bytes", [0, 1 << 30], ids=["starfile engine", "strict parser"])

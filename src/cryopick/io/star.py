@@ -159,6 +159,10 @@ def parse_star_raw(text: str, path: str | os.PathLike = "<string>") -> dict[str,
         while i < n and (not lines[i].strip() or lines[i].strip().startswith("#")):
             i += 1
         if i < n and lines[i].strip().startswith("loop_"):
+            tokens = lines[i].split()
+            if tokens[0] != "loop_" or (len(tokens) > 1 and not tokens[1].startswith("#")):
+                raise BadInputError(f"{path}: line {i + 1}: garbled 'loop_' line in data_{name}: "
+                                    f"{lines[i].strip()[:60]!r}")
             i += 1
             labels: list[str] = []
             while i < n:
@@ -213,6 +217,7 @@ STARFILE_FROM_BYTES = 256 * 1024
 _DATA_LINE = re.compile(r"^\s*data_", re.MULTILINE)
 _LABEL_LINE = re.compile(r"^\s*_(\S+)", re.MULTILINE)
 _CONTENT_LINE = re.compile(r"^\s*[^#\s]", re.MULTILINE)
+_GARBLED_LOOP = re.compile(r"^\s*loop_\S", re.MULTILINE)  # e.g. "loop_MotionCorr/...": the strict parser says so
 
 
 def read_star(path: str | os.PathLike) -> Tables:
@@ -244,7 +249,8 @@ def read_star(path: str | os.PathLike) -> Tables:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             blocks = starfile.read(path, always_dict=True, parse_as_string=as_text)
-        if len(blocks) != len(_DATA_LINE.findall(text)) or any(_has_gaps(b) for b in blocks.values()):
+        if (len(blocks) != len(_DATA_LINE.findall(text)) or any(_has_gaps(b) for b in blocks.values())
+                or _GARBLED_LOOP.search(text)):
             raise ValueError("starfile read the file leniently")
         if not blocks and _CONTENT_LINE.search(text):
             raise ValueError("text outside any data_ block")
