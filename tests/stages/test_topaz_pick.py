@@ -217,6 +217,6 @@ def test_a_constant_micrograph_fails_clearly_naming_the_file(project):
     write_mrc(flat, np.full((400, 300), 5.0, np.float32), 3.54)
     star = (root / STAR).read_text()
     (root / "CtfFind/job003/flat.star").write_text(star.replace(project.micrographs[1], "MotionCorr/job002/Movies/flat.mrc"))
-    with pytest.raises(BadInputError, match="flat.mrc.*no intensity spread"):
+    with pytest.raises(BadInputError, match="flat.mrc: every pixel is 5"):
         topaz_pick.run(topaz_pick.Params("CtfFind/job003/flat.star", DIAMETER), root, "AutoPick/job025/")
     assert not (root / "AutoPick/job025/autopick.star").exists()

@@ -195,13 +195,18 @@ class StageContext:
         Raises
         ------
         MissingFileError, BadInputError
-            Missing or unreadable file, or a stack instead of one micrograph (naming the file).
+            Missing or unreadable file, a stack instead of one micrograph, NaN or infinite pixels,
+            or every pixel equal (nothing to pick or normalise); the message names the file.
         """
         path = self.micrograph_path(name)
         hdr = read_header(path)
         if hdr.nz != 1:
             raise BadInputError(f"{path}: is a stack of {hdr.nz} images, expected one micrograph")
-        return read_mrc(path, out=buffer((hdr.ny, hdr.nx)) if buffer else None)
+        mic = read_mrc(path, out=buffer((hdr.ny, hdr.nx)) if buffer else None)  # refuses NaN and infinity
+        lo, hi = float(mic.min()), float(mic.max())
+        if lo == hi:
+            raise BadInputError(f"{path}: every pixel is {lo:g} (a blank micrograph: nothing to pick or extract)")
+        return mic
 
     def for_each(
         self,

@@ -48,7 +48,7 @@ from cryopick.io import columns as tbl
 from cryopick.io import nodes
 from cryopick.io.columns import Columns
 from cryopick.io.coords import read_coordinates, write_coordinate_list
-from cryopick.io.mrc import read_header, read_mrc, write_mrc
+from cryopick.io.mrc import read_header, write_mrc
 from cryopick.io.optics import read_optics_columns
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import compose_image_name, read_star_raw, write_star
@@ -277,15 +277,12 @@ def _extract_one(ctx: StageContext, plan: _Plan, w: Work) -> _Done:
     if n_picks == 0:
         done.note = "no particles to extract; skipped"
         return done
-    mic_path = ctx.micrograph_path(w.name)
-    try:
-        mic = read_mrc(mic_path)
+    try:  # also refuses stacks, NaN or infinite pixels and blank (constant) micrographs
+        mic = ctx.read_micrograph(w.name)
     except MissingFileError:
         raise MissingFileError(f"micrograph file {w.name} not found; its {n_picks} particles were not extracted") from None
     except BadInputError as exc:
         raise BadInputError(f"micrograph {w.name} unreadable ({exc}); its {n_picks} particles were not extracted") from None
-    if mic.ndim != 2:
-        raise BadInputError(f"micrograph {w.name} is a stack of {mic.shape[0]} images, expected a single 2D image")
     rng = np.random.default_rng([int(p.seed), int(w.index)])
     images, kept = extract_particles(
         mic,
