@@ -94,7 +94,9 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     src = project.read_path(params.micrographs_star, "input STAR file")
     kind = data_kind(read_star_raw(src), src)
     star = read_optics_star(src, kind)
-    if kind == "micrographs" and "rlnMicrographName" in star.data.columns:
+    if kind == "micrographs":
+        if "rlnMicrographName" not in star.data.columns:
+            raise BadInputError(f"{src}: table data_micrographs lacks label _rlnMicrographName")
         refuse_duplicate_micrographs(src, [str(n) for n in star.data["rlnMicrographName"]])
     n = len(star.data)
     order = np.random.default_rng(params.seed).permutation(n) if params.random_order else None
