@@ -1,9 +1,38 @@
-"""Prints how many bad-input cases were handled, of how many run (issue 11 asks for the count)."""
+"""The corpus's project (simulated, LoG-picked) and its damaged inputs, made once; prints how many bad-input
+cases were handled, of how many run (issue 11 asks for the count)."""
+
+import pytest
+
+from cryopick.stages import autopick_log
+from cryopick.synthetic.project import SimParams, simulate_project
+
+from .corpus import STAR
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = simulate_project(SimParams(n_micrographs=2, seed=9, particles_per_mic=10, carbon_fraction=0.0),
+                            tmp_path_factory.mktemp("badinput")).project_root
+    autopick_log.run(autopick_log.Params(STAR, 150, 180), root, "AutoPick/job004/")
+    return root
+
+
+@pytest.fixture(scope="module")
+def made(project):
+    """case name -> (micrographs STAR, coordinate list, damaged file), each case made once."""
+    cache: dict[str, tuple[str, str, str]] = {}
+
+    def get(case):
+        if case.name not in cache:
+            cache[case.name] = case.make(project)
+        return cache[case.name]
+    return get
 
 
 def pytest_terminal_summary(terminalreporter):
-    runs = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
-            if getattr(r, "when", "") == "call" and "tests/badinput/test_cli_corpus.py" in r.nodeid]
-    if runs:
-        handled = sum(r.passed for r in runs)
-        terminalreporter.write_line(f"bad-input corpus through the CLI: {handled} handled / {len(runs)} cases")
+    for way, module in (("the CLI", "test_cli_corpus.py"), ("gRPC", "test_grpc_corpus.py")):
+        runs = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
+                if getattr(r, "when", "") == "call" and f"tests/badinput/{module}" in r.nodeid]
+        if runs:
+            handled = sum(r.passed for r in runs)
+            terminalreporter.write_line(f"bad-input corpus through {way}: {handled} handled / {len(runs)} cases")

@@ -8,6 +8,8 @@ ways of issue 11 are still to come.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,3 +154,24 @@ CASES = [
     Case("star no rlnMicrographName", _no_name_label, STAR_STAGES, ("rlnMicrographName",)),
     Case("coordinates NaN", _nan_coordinate, ("extract",), ("not finite",)),
 ]
+
+#: stage -> (job type, the output a finished job would have)
+OUTPUTS = {"select": ("Select", "micrographs_split1.star"), "autopick-log": ("AutoPick", "autopick.star"),
+           "extract": ("Extract", "particles.star"), "topaz-pick": ("AutoPick", "autopick.star")}
+_JOBS = itertools.count(100)
+
+
+def next_job(job_type: str) -> str:
+    """A fresh job directory (numbers from 100 up, shared by every way the corpus runs)."""
+    return f"{job_type}/job{next(_JOBS):03d}/"
+
+
+def digests(root: Path) -> dict[str, str]:
+    """Every input file of the project by content: all but default_pipeline.star and the corpus's jobs."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and not p.is_symlink() and rel != "default_pipeline.star" \
+                and not any(rel.startswith(f"{t}/job1") for t in ("Select", "AutoPick", "Extract")):
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
