@@ -30,9 +30,10 @@ def made(project):
 
 
 def pytest_terminal_summary(terminalreporter):
-    for way, module in (("the CLI", "test_cli_corpus.py"), ("gRPC", "test_grpc_corpus.py")):
+    for way, module in (("the CLI", "badinput/test_cli_corpus.py"), ("gRPC", "badinput/test_grpc_corpus.py"),
+                        ("the flow", "flows/test_badinput_flow.py")):
         runs = [r for key in ("passed", "failed") for r in terminalreporter.stats.get(key, [])
-                if getattr(r, "when", "") == "call" and f"tests/badinput/{module}" in r.nodeid]
+                if getattr(r, "when", "") == "call" and f"tests/{module}" in r.nodeid]
         if runs:
             handled = sum(r.passed for r in runs)
             terminalreporter.write_line(f"bad-input corpus through {way}: {handled} handled / {len(runs)} cases")
