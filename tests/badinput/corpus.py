@@ -122,6 +122,18 @@ def _no_name_label(root: Path):
     return _star_variant(root, "no_name", lambda text: text.replace("_rlnMicrographName", "_rlnMicrographNameX"))
 
 
+def _escaping_name(root: Path):
+    """A micrograph named by a path that climbs out of the project (a real MRC lies there), in the
+    micrographs STAR and in the coordinate list."""
+    outside = root.parent / f"{root.name}_outside.mrc"
+    outside.write_bytes((root / GOOD_MIC).read_bytes())
+    name = f"../{outside.name}"
+    star, coords = "CtfFind/job003/escaping.star", "AutoPick/job004/escaping_list.star"
+    (root / star).write_text((root / STAR).read_text().replace(GOOD_MIC, name))
+    (root / coords).write_text((root / PICKS).read_text().replace(GOOD_MIC, name))
+    return star, coords, star
+
+
 def _nan_coordinate(root: Path):
     listing = (root / PICKS).read_text()
     first = next(line.split()[1] for line in listing.splitlines() if GOOD_MIC in line)
@@ -152,6 +164,9 @@ CASES = [
     Case("star garbled loop_", _garbled_loop, STAR_STAGES, ("garbled",)),
     Case("star empty file", _empty_star, STAR_STAGES, ()),
     Case("star no rlnMicrographName", _no_name_label, STAR_STAGES, ("rlnMicrographName",)),
+    # (subset selection copies rows and reads no micrograph; a micrograph linked in from outside the
+    # project is RELION's normal import, not a bad input)
+    Case("path escaping the project in a STAR", _escaping_name, PIXEL_STAGES, ("outside the project",)),
     Case("coordinates NaN", _nan_coordinate, ("extract",), ("not finite",)),
 ]
 

@@ -306,7 +306,7 @@ def read_micrographs(project: ProjectPaths, star_rel: str) -> tuple[list[str], f
     if not names:
         raise BadInputError(f"{star}: the micrograph list is empty")
     refuse_duplicate_micrographs(star, names)
-    check_micrograph_names(project, names)
+    check_micrograph_names(project, names, star)
     return names, pixel_size_angstrom
 
 
@@ -344,14 +344,20 @@ def refuse_duplicate_micrographs(star: object, names: Sequence[str]) -> None:
                             f"({shown}); each micrograph must be listed once")
 
 
-def check_micrograph_names(project: ProjectPaths, names: Sequence[str]) -> None:
+def check_micrograph_names(project: ProjectPaths, names: Sequence[str], listed_in: object = None) -> None:
     """Every micrograph lies in the project (or is linked in) and its per-micrograph outputs stay in the job.
 
-    Called by ``prepare`` steps, so a bad name is refused before anything is written.
+    Called by ``prepare`` steps, so a bad name is refused before anything is written; the error
+    names the STAR file ``listed_in`` that lists it, when given.
     """
     for name in names:
-        project.read_path(name, "micrograph", linked_ok=True)
-        checked_post_path(name)
+        try:
+            project.read_path(name, "micrograph", linked_ok=True)
+            checked_post_path(name)
+        except CryopickError as exc:
+            if listed_in is None:
+                raise
+            raise type(exc)(f"{listed_in}: {exc}") from None
 
 
 Prepare = Callable[[Any, ProjectPaths], Any]

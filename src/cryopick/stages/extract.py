@@ -211,7 +211,7 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
         raise BadInputError(
             f"{params.reextract_data_star or params.coords_star}: no coordinates for any micrograph of {params.micrographs_star}"
         )
-    check_micrograph_names(project, [w.name for w in work])
+    check_micrograph_names(project, [w.name for w in work], mics_path)
     for w in work:
         if w.coord_file is not None:
             project.read_path(w.coord_file, "coordinate file")
