@@ -149,18 +149,18 @@ def _nan_coordinate(root: Path):
     return STAR, coords, bad
 
 
-PIXEL_STAGES = ("autopick-log", "extract", "topaz-pick")
-STAR_STAGES = ("select", "autopick-log", "extract", "topaz-pick")
+PIXEL_STAGES = ("autopick-log", "extract", "topaz-pick", "topaz-train")
+STAR_STAGES = ("select", "select-new", "autopick-log", "extract", "topaz-pick", "topaz-train")
 
 CASES = [
     Case("mrc truncated", _truncated, PIXEL_STAGES, ("truncated",)),
     Case("mrc empty", _empty_mrc, PIXEL_STAGES, ()),
     Case("mrc not an MRC", _not_mrc, PIXEL_STAGES, ()),
     Case("mrc NaN pixel", _nan, PIXEL_STAGES, ("NaN",)),
-    Case("mrc blank", _blank, PIXEL_STAGES, ("every pixel",)),
+    Case("mrc blank", _blank, PIXEL_STAGES, ("every pixel is 1.5", "blank micrograph")),
     Case("mrc 3D stack", _stack, PIXEL_STAGES, ("stack",)),
     Case("mrc dangling symlink", _dangling, PIXEL_STAGES, ()),
-    Case("star duplicated names", _duplicated, STAR_STAGES, ("more than once",)),
+    Case("star duplicated names", _duplicated, STAR_STAGES, ("more than once", "mic_002.mrc")),
     Case("star garbled loop_", _garbled_loop, STAR_STAGES, ("garbled",)),
     Case("star empty file", _empty_star, STAR_STAGES, ()),
     Case("star no rlnMicrographName", _no_name_label, STAR_STAGES, ("rlnMicrographName",)),
@@ -171,14 +171,18 @@ CASES = [
 ]
 
 #: stage -> (job type, the output a finished job would have)
-OUTPUTS = {"select": ("Select", "micrographs_split1.star"), "autopick-log": ("AutoPick", "autopick.star"),
-           "extract": ("Extract", "particles.star"), "topaz-pick": ("AutoPick", "autopick.star")}
+OUTPUTS = {"select": ("Select", "micrographs_split1.star"), "select-new": ("Select", "micrographs_new.star"),
+           "autopick-log": ("AutoPick", "autopick.star"), "extract": ("Extract", "particles.star"),
+           "topaz-pick": ("AutoPick", "autopick.star"), "topaz-train": ("AutoPick", "model_best.sav")}
 _JOBS = itertools.count(100)
+_ISSUED: set[str] = set()
 
 
 def next_job(job_type: str) -> str:
     """A fresh job directory (numbers from 100 up, shared by every way the corpus runs)."""
-    return f"{job_type}/job{next(_JOBS):03d}/"
+    job = f"{job_type}/job{next(_JOBS):03d}/"
+    _ISSUED.add(job)
+    return job
 
 
 def digests(root: Path) -> dict[str, str]:
@@ -187,6 +191,6 @@ def digests(root: Path) -> dict[str, str]:
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
         if p.is_file() and not p.is_symlink() and rel != "default_pipeline.star" \
-                and not any(rel.startswith(f"{t}/job1") for t in ("Select", "AutoPick", "Extract")):
+                and not any(rel.startswith(job) for job in _ISSUED):
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out

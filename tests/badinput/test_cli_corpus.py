@@ -16,8 +16,10 @@ RUNS = [(case, stage) for case in CASES for stage in case.stages]
 
 
 def _args(stage: str, star: str, coords: str, job: str) -> list[str]:
-    extra = {"select": ["--split-size", "1"], "autopick-log": ["--diam-min", "150", "--diam-max", "180"],
-             "extract": ["--coords", coords, "--box", "64"], "topaz-pick": ["--diameter", "180"]}[stage]
+    extra = {"select": ["--split-size", "1"], "select-new": [], "autopick-log": ["--diam-min", "150", "--diam-max", "180"],
+             "extract": ["--coords", coords, "--box", "64"], "topaz-pick": ["--diameter", "180"],
+             "topaz-train": ["--coords", coords, "--diameter", "180", "--per-mic", "20", "--epochs", "1",
+                             "--epoch-size", "1", "--minibatch-size", "8"]}[stage]
     return [stage, "--i", star, "--o", job, "--quiet", *extra]
 
 

@@ -41,9 +41,12 @@ def channels(project):
 def _fields(name: str, star: str, coords: str) -> dict:
     return {"micrographs_star": star, **{
         "select": {"split_size": 1},
+        "select-new": {},
         "autopick-log": {"diameter_min_angstrom": 150.0, "diameter_max_angstrom": 180.0},
         "extract": {"coords_star": coords, "box_size_px": 64},
         "topaz-pick": {"particle_diameter_angstrom": 180.0},
+        "topaz-train": {"coords_star": coords, "particle_diameter_angstrom": 180.0, "nr_particles_per_micrograph": 20,
+                        "nr_epochs": 1, "epoch_size": 1, "minibatch_size": 8},
     }[name]}
 
 

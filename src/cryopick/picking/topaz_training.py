@@ -112,8 +112,9 @@ def class_prior(n_expected: int, radius_px: int, n_micrographs: int, total_pixel
     return float(calculate_pi(n_expected * n_micrographs, radius_px, total_pixels))
 
 
-def class_prior_terms(training: Sequence[LabelledMicrograph], settings: TrainingSettings) -> tuple[float, float]:
-    """π and the labelled fraction of the training pixels, checked as topaz checks them.
+def class_prior_terms(masks: Sequence[np.ndarray], settings: TrainingSettings) -> tuple[float, float]:
+    """π and the labelled fraction of the training pixels (``masks``: the training micrographs'
+    positive masks), checked as topaz checks them.
 
     Raises
     ------
@@ -122,10 +123,9 @@ def class_prior_terms(training: Sequence[LabelledMicrograph], settings: Training
         micrograph is too high or too low for the labels).
     """
     r = settings.radius_px
-    masks = [positive_mask(m.image.shape, m.xy, r) for m in training]
     total = sum(m.size for m in masks)
     p_observed = sum(int(m.sum()) for m in masks) / total
-    pi = class_prior(settings.expected_particles_per_micrograph, r, len(training), total)
+    pi = class_prior(settings.expected_particles_per_micrograph, r, len(masks), total)
     if pi >= 1.0:
         raise BadInputError(f"{settings.expected_particles_per_micrograph} expected particles per micrograph of "
                             f"{r} px radius cover more than the micrographs (π = {pi:.3g} >= 1); lower the number "
@@ -162,10 +162,15 @@ class HeldOut:
     @classmethod
     def build(cls, training: Sequence[LabelledMicrograph], test: Sequence[LabelledMicrograph],
               settings: TrainingSettings) -> "HeldOut":
-        pi, p_observed = class_prior_terms(training, settings)
-        labels = np.concatenate([positive_mask(m.image.shape, m.xy, settings.radius_px).ravel() for m in test]) \
+        masks = [positive_mask(m.image.shape, m.xy, settings.radius_px) for m in training]
+        pi, p_observed = class_prior_terms(masks, settings)
+        return cls.with_prior(test, settings.radius_px, p_observed / pi)
+
+    @classmethod
+    def with_prior(cls, test: Sequence[LabelledMicrograph], radius_px: int, est_max_precision: float) -> "HeldOut":
+        labels = np.concatenate([positive_mask(m.image.shape, m.xy, radius_px).ravel() for m in test]) \
             if test else np.zeros(0)
-        return cls(list(test), labels.astype(np.float32), p_observed / pi)
+        return cls(list(test), labels.astype(np.float32), est_max_precision)
 
     def figures(self, model: Any, device: str = "cpu") -> dict[str, float]:
         """topaz's test figures of ``model`` (unfilled; left so, in eval mode), in float32: every pixel
@@ -218,10 +223,10 @@ def train(model: Any, training: Sequence[LabelledMicrograph], test: Sequence[Lab
 
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    pi, p_observed = class_prior_terms(training, settings)
-    held_out = HeldOut.build(training, test, settings)
-    yield EpochFigures(0, 0, dict.fromkeys(TRAIN_FIGURES, float("nan")), held_out.figures(model, device), model)
     masks = [positive_mask(m.image.shape, m.xy, settings.radius_px) for m in training]
+    pi, p_observed = class_prior_terms(masks, settings)
+    held_out = HeldOut.with_prior(test, settings.radius_px, p_observed / pi)
+    yield EpochFigures(0, 0, dict.fromkeys(TRAIN_FIGURES, float("nan")), held_out.figures(model, device), model)
     sampler = CropSampler([m.image for m in training], masks, model.width, MINIBATCH_BALANCE, rng)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     trainer = GE_binomial(model, optimiser, torch.nn.BCEWithLogitsLoss(), pi - p_observed, slack=SLACK)

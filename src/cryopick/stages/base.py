@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,17 +281,20 @@ class StageContext:
         raise PartialFailure(message, outcome.failures)
 
 
-def naming_item(exc: CryopickError, label: str) -> CryopickError:
-    """``exc`` with ``label`` (the item: usually a micrograph's name) in front of its message,
-    unless the message already names it; same class, the original as its cause."""
-    if label in str(exc):
-        return exc
+def prefixed(exc: CryopickError, prefix: str) -> CryopickError:
+    """``exc`` with ``prefix`` (a file or item name) in front of its message: same class, the
+    original as its cause; an error class with other constructor arguments is returned as it is."""
     try:
-        named = type(exc)(f"{label}: {exc}")
-    except TypeError:  # an error class with other constructor arguments keeps its own message
+        named = type(exc)(f"{prefix}: {exc}")
+    except TypeError:
         return exc
     named.__cause__ = exc
     return named
+
+
+def naming_item(exc: CryopickError, label: str) -> CryopickError:
+    """``exc`` naming ``label`` (the item: usually a micrograph's name), prefixed unless it already does."""
+    return exc if label in str(exc) else prefixed(exc, label)
 
 
 def read_micrographs(project: ProjectPaths, star_rel: str) -> tuple[list[str], float]:
@@ -336,8 +340,7 @@ def refuse_duplicate_micrographs(star: object, names: Sequence[str]) -> None:
     BadInputError
         Naming the file, how many names repeat and the first few of them.
     """
-    seen: set[str] = set()
-    repeated = list(dict.fromkeys(n for n in names if n in seen or seen.add(n)))
+    repeated = [name for name, count in Counter(names).items() if count > 1]  # in order of first appearance
     if repeated:
         shown = ", ".join(repeated[:3]) + (f" and {len(repeated) - 3} more" if len(repeated) > 3 else "")
         raise BadInputError(f"{star}: {len(repeated)} micrograph name(s) appear more than once in data_micrographs "
@@ -357,7 +360,7 @@ def check_micrograph_names(project: ProjectPaths, names: Sequence[str], listed_i
         except CryopickError as exc:
             if listed_in is None:
                 raise
-            raise type(exc)(f"{listed_in}: {exc}") from None
+            raise prefixed(exc, str(listed_in)) from None
 
 
 Prepare = Callable[[Any, ProjectPaths], Any]

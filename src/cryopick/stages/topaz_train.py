@@ -277,10 +277,11 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
         held_out = HeldOut.build(training, test, settings)
         for name in compared_networks(p.compare_pretrained):
             ctx.check_cancel()
-            figures = held_out.figures(load_pretrained(name).to(device), device)
+            network = load_pretrained(name).to(device)
+            figures = held_out.figures(network, device)
             ctx.log(f" pretrained {name}: held-out loss {figures['loss']:.4f}, precision {figures['precision']:.3f}, "
                     f"AUPRC {figures['auprc']:.3f}")
-            choice.consider(f"pretrained {name}", figures, load_pretrained(name))
+            choice.consider(f"pretrained {name}", figures, network)
     if choice.best_model is None:  # nothing held out: RELION's choice, the last epoch
         choice.best_label, choice.best_epoch = _epoch_label(p.nr_epochs, p.start_model), p.nr_epochs
         choice.best_model = copy.deepcopy(model).cpu()
