@@ -13,7 +13,12 @@ $(STAMP): pyproject.toml setup.py
 	$(PIP) install -q -e '.[dev]'
 	@mkdir -p .make && touch $(STAMP)
 
-install: $(STAMP) relion
+# The stamp is stale when this checkout is not the one installed (a moved or re-cloned tree).
+install: $(if $(shell $(PYTHON) -c 'import cryopick, pathlib, sys; sys.exit(pathlib.Path(cryopick.__file__).resolve().is_relative_to(pathlib.Path("src").resolve()) is False)' 2>/dev/null && echo ok),,stale-install) $(STAMP) relion
+
+.PHONY: stale-install
+stale-install:
+	rm -f $(STAMP)
 
 # CCP-EM's pipeliner (a RELION 4/5 project reader) in its own venv: the interoperability test reads
 # cryopick's pipeline and job.star files with it (tests/interop/test_pipeliner.py).

@@ -17,6 +17,7 @@ import grpc
 from cryopick.io.pipeline import allocate_job
 from cryopick.services.gen import common_pb2, extractor_pb2, extractor_pb2_grpc, picker_pb2, picker_pb2_grpc
 from cryopick.services.runtime.client import collect_result
+from cryopick.services.runtime.tls import open_channel
 
 MICROGRAPHS = "CtfFind/job003/micrographs_ctf.star"  # written by `cryopick simulate`
 
@@ -44,7 +45,7 @@ def main(project: str, picker: str, extractor: str) -> int:
     def target(process: str) -> common_pb2.JobTarget:
         return common_pb2.JobTarget(job_dir=allocate_job(project, process))
 
-    with grpc.insecure_channel(picker) as pch, grpc.insecure_channel(extractor) as ech:
+    with open_channel(picker) as pch, open_channel(extractor) as ech:
         pick = picker_pb2_grpc.PickerServiceStub(pch)
         ext = extractor_pb2_grpc.ExtractorServiceStub(ech)
         split = _call("Select", pick.SelectSubsets, picker_pb2.SelectSubsetsRequest(

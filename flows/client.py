@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cryopick.services.gen import common_pb2
+from cryopick.services.runtime.tls import TlsConfigError, open_channel
 
 from cryopick.stages.registry import ROLES, SERVICE_NAMES, StageSpec
 
@@ -41,11 +42,14 @@ _channels_lock = threading.Lock()
 
 
 def channel_for(address: str) -> grpc.Channel:
-    """The process's channel to ``address`` (created on first use, then reused)."""
+    """The process's channel to ``address`` (created on first use, then reused).
+
+    TLS when ``CRYOPICK_TLS_CA`` is set (see :mod:`cryopick.services.runtime.tls`).
+    """
     with _channels_lock:
         channel = _channels.get(address)
         if channel is None:
-            channel = _channels[address] = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            channel = _channels[address] = open_channel(address, options=_CHANNEL_OPTIONS)
         return channel
 
 
@@ -149,7 +153,7 @@ def wait_until_serving(address: str, role: str, timeout_s: float) -> None:
     service = SERVICE_NAMES[role]
     deadline = time.monotonic() + timeout_s
     last = "no answer"
-    with grpc.insecure_channel(address) as channel:
+    with open_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             remaining = deadline - time.monotonic()
@@ -192,7 +196,10 @@ def call_job(
         Any other error status, or a stream that ended without a result.
     """
     role, method = spec.role, spec.rpc
-    channel = channel_for(address)
+    try:
+        channel = channel_for(address)
+    except TlsConfigError as exc:
+        raise ServiceCallError(step, role, "TLS_CONFIG", str(exc)) from None
     try:
         _wait_reachable(channel, role, connect_timeout_s)
     except grpc.RpcError:

@@ -1,6 +1,7 @@
 """Exit 0 if a service reports SERVING: ``python -m cryopick.services.runtime.healthcheck HOST:PORT [SERVICE]``.
 
-For container health checks (compose, Kubernetes exec probes).
+For container health checks (compose, Kubernetes exec probes). Over TLS when ``CRYOPICK_TLS_CA`` is
+set (and with a client certificate from ``CRYOPICK_TLS_CLIENT_CERT``/``_KEY`` for mutual TLS).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from cryopick.services.runtime.tls import open_channel
+
 
 def check(address: str, service: str = "", timeout: float = 5.0) -> bool:
     """Whether the health service at ``address`` reports ``service`` ("" = overall) SERVING."""
     try:
-        with grpc.insecure_channel(address) as channel:
+        with open_channel(address) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
     except grpc.RpcError:
         return False

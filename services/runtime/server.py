@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,14 +21,17 @@ from grpc_reflection.v1alpha import reflection
 from cryopick.services.runtime.health import Health
 from cryopick.services.runtime.jobs import JobRunner
 from cryopick.services.runtime.slots import JobSlots
+from cryopick.services.runtime.tls import ServerTls, is_loopback
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_SECONDS = 30.0
 #: Extra RPC threads beyond the job slots and queue, for health checks and reflection.
 _SPARE_THREADS = 8
-#: gRPC messages carry paths, never pixel data; keep the default-ish limits explicit.
-_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: gRPC messages carry paths and parameters, never pixel data: a request larger than this is
+#: refused (RESOURCE_EXHAUSTED) before it is parsed; replies (job results) may be larger.
+MAX_REQUEST_BYTES = 1024 * 1024
+_MAX_REPLY_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,35 @@ class Service:
         0 = pick a free port (see :attr:`port` after :meth:`start`).
     max_concurrent_jobs, max_queued_jobs : int
         See :class:`JobSlots`.
+    tls : ServerTls or None
+        Serve over TLS (mutual TLS if it has a client CA); None = plaintext.
+    allow_insecure_remote : bool
+        Allow plaintext on an address other than loopback (with a warning). Without it, such a
+        service refuses to start: anyone who reaches the port could run jobs.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``project_root`` is not a directory.
+    PermissionError
+        Plaintext on a non-loopback address without ``allow_insecure_remote``.
     """
 
     def __init__(self, role: Role, project_root: str | Path, host: str = "127.0.0.1", port: int = 0,
-                 max_concurrent_jobs: int = 1, max_queued_jobs: int = 8):
+                 max_concurrent_jobs: int = 1, max_queued_jobs: int = 8, tls: ServerTls | None = None,
+                 allow_insecure_remote: bool = False):
         root = Path(project_root)
         if not root.is_dir():
             raise FileNotFoundError(f"project root {root} is not a directory")
+        if tls is None and not is_loopback(host):
+            if not allow_insecure_remote:
+                raise PermissionError(
+                    f"refusing to serve without TLS on {host}, which is not a loopback address: anyone who reaches "
+                    "the port could run jobs. Configure TLS (--tls-cert/--tls-key, see the README's 'Access') or "
+                    "pass --allow-insecure-remote")
+            log.warning("%s service: serving WITHOUT TLS on %s (--allow-insecure-remote): anyone who reaches the "
+                        "port can run jobs in %s", role.name, host, root)
+        self.tls = tls
         self.role = role
         self.host = host
         self.requested_port = port
@@ -90,8 +116,8 @@ class Service:
                 thread_name_prefix=f"{role.name}-rpc",
             ),
             options=[
-                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
-                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", _MAX_REPLY_BYTES),
+                ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
                 ("grpc.so_reuseport", 0),
             ],
         )
@@ -108,7 +134,11 @@ class Service:
 
     def start(self) -> str:
         """Bind, start, load models, report SERVING; returns ``host:port``."""
-        self.port = self.server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        bind = f"{self.host}:{self.requested_port}"
+        if self.tls is None:
+            self.port = self.server.add_insecure_port(bind)
+        else:
+            self.port = self.server.add_secure_port(bind, self.tls.credentials())
         if not self.port:
             raise OSError(f"cannot listen on {self.host}:{self.requested_port}")
         self.server.start()
@@ -117,8 +147,9 @@ class Service:
         if callable(load):
             load()
         self.health.serving()
-        log.info("%s service (%s) listening on %s, project root %s", self.role.name, self.role.service_name,
-                 self.address, self.runner.service_root)
+        security = "plaintext" if self.tls is None else ("mutual TLS" if self.tls.mutual else "TLS")
+        log.info("%s service (%s) listening on %s (%s), project root %s", self.role.name, self.role.service_name,
+                 self.address, security, self.runner.service_root)
         return self.address
 
     def stop(self, grace_seconds: float = DEFAULT_GRACE_SECONDS, worker_timeout: float = 30.0) -> bool:
@@ -155,6 +186,17 @@ def parse_args(role: Role, argv: list[str] | None = None) -> argparse.Namespace:
                    help="jobs waiting for a slot; more are refused with RESOURCE_EXHAUSTED (default 8)")
     p.add_argument("--grace-seconds", type=float, default=DEFAULT_GRACE_SECONDS,
                    help="on SIGTERM/SIGINT, let running jobs finish this long before cancelling them (default 30)")
+    env = os.environ
+    p.add_argument("--tls-cert", default=env.get("CRYOPICK_TLS_CERT"),
+                   help="serve over TLS with this PEM certificate chain (default $CRYOPICK_TLS_CERT)")
+    p.add_argument("--tls-key", default=env.get("CRYOPICK_TLS_KEY"),
+                   help="the certificate's PEM private key (default $CRYOPICK_TLS_KEY)")
+    p.add_argument("--tls-client-ca", default=env.get("CRYOPICK_TLS_CLIENT_CA"),
+                   help="mutual TLS: admit only clients with a certificate signed by a CA in this PEM bundle "
+                        "(default $CRYOPICK_TLS_CLIENT_CA)")
+    p.add_argument("--allow-insecure-remote", action="store_true",
+                   help="allow plaintext on a non-loopback --host (prints a warning); without TLS a service "
+                        "otherwise listens only on loopback")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if args.max_concurrent_jobs < 1 or args.max_queued_jobs < 0:
@@ -171,7 +213,9 @@ def main(role: Role, argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        service = Service(role, args.project_root, args.host, args.port, args.max_concurrent_jobs, args.max_queued_jobs)
+        tls = ServerTls.from_settings(args.tls_cert, args.tls_key, args.tls_client_ca)
+        service = Service(role, args.project_root, args.host, args.port, args.max_concurrent_jobs, args.max_queued_jobs,
+                          tls=tls, allow_insecure_remote=args.allow_insecure_remote)
         address = service.start()
     except Exception as exc:  # noqa: BLE001 - report and exit non-zero
         log.error("cannot start %s service: %s", role.name, exc)

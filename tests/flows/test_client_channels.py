@@ -43,12 +43,12 @@ def picker(tmp_path):
     service.stop(grace_seconds=0, worker_timeout=10)
 
 
-def _select(address: str, project: Path, split_size: int) -> tuple[str, dict]:
+def _select(address: str, project: Path, split_size: int, connect_timeout_s: float = 10) -> tuple[str, dict]:
     from cryopick.flows.client import call_job, request_message
 
     job = allocate_job(project, "Select")
     request = request_message(stage("select"), job, project.name, {"micrographs_star": MICS, "split_size": split_size})
-    return job, call_job("Subset selection", stage("select"), request, address, connect_timeout_s=10)
+    return job, call_job("Subset selection", stage("select"), request, address, connect_timeout_s=connect_timeout_s)
 
 
 def test_job_calls_to_one_address_share_a_channel_and_each_returns_its_result(picker):
@@ -80,3 +80,66 @@ def test_unreachable_service_is_a_transient_error_and_its_channel_is_dropped(pic
     assert err.value.code == "UNAVAILABLE" and err.value.transient
     assert "cannot connect" in str(err.value) and address in str(err.value)
     assert address not in client._channels
+
+
+def test_the_flow_client_speaks_mutual_tls_from_its_environment(tmp_path, monkeypatch):
+    from cryopick.flows.client import ServiceCallError, drop_channel
+    from cryopick.services.picker.servicer import ROLE
+    from cryopick.services.runtime.server import Service
+    from cryopick.services.runtime.tls import ServerTls
+
+    from certs import Authority
+
+    ca = Authority(tmp_path / "pki", "facility-ca")
+    server, client = ca.issue("server"), ca.issue("client", client=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    _micrographs_star(project, 4)
+    service = Service(ROLE, tmp_path, "127.0.0.1", 0, tls=ServerTls(server.cert, server.key, ca.pem.cert))
+    address = service.start()
+    try:
+        monkeypatch.delenv("CRYOPICK_TLS_CA", raising=False)
+        with pytest.raises(ServiceCallError) as plaintext:
+            _select(address, project, split_size=2, connect_timeout_s=2)
+        assert plaintext.value.code == "UNAVAILABLE"
+        monkeypatch.setenv("CRYOPICK_TLS_CA", str(ca.pem.cert))
+        monkeypatch.setenv("CRYOPICK_TLS_CLIENT_CERT", str(client.cert))
+        monkeypatch.setenv("CRYOPICK_TLS_CLIENT_KEY", str(client.key))
+        drop_channel(address)
+        _, result = _select(address, project, split_size=2)
+        assert result["counts"]["subsets"] == 2
+    finally:
+        drop_channel(address)
+        service.stop(grace_seconds=0, worker_timeout=10)
+
+
+def test_cryopick_run_services_inherit_the_tls_settings(tmp_path, monkeypatch):
+    """The services `cryopick run` starts serve mutual TLS when the environment says so, and the flow client
+    reaches them with the caller's half of the same settings."""
+    from cryopick.flows.client import drop_channel
+    from cryopick.flows.launch import LocalServices
+    from cryopick.services.runtime.healthcheck import check
+
+    from certs import Authority
+
+    ca = Authority(tmp_path / "pki", "facility-ca")
+    server, client = ca.issue("server"), ca.issue("client", client=True)
+    for name, value in {"CRYOPICK_TLS_CERT": server.cert, "CRYOPICK_TLS_KEY": server.key,
+                        "CRYOPICK_TLS_CLIENT_CA": ca.pem.cert, "CRYOPICK_TLS_CA": ca.pem.cert,
+                        "CRYOPICK_TLS_CLIENT_CERT": client.cert, "CRYOPICK_TLS_CLIENT_KEY": client.key}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("CRYOPICK_PICKER_ADDRESS", raising=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    _micrographs_star(project, 4)
+    with LocalServices(tmp_path, roles=("picker",), supervise=False) as services:
+        address = services.services["picker"].address
+        try:
+            _, result = _select(address, project, split_size=2)
+            assert result["counts"]["subsets"] == 2
+            monkeypatch.delenv("CRYOPICK_TLS_CLIENT_CERT")
+            monkeypatch.delenv("CRYOPICK_TLS_CLIENT_KEY")
+            assert not check(address, timeout=3)  # the same service refuses a caller without a certificate
+        finally:
+            drop_channel(address)
+    assert "(mutual TLS)" in (tmp_path / ".cryopick/logs/picker.log").read_text()
