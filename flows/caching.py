@@ -7,7 +7,9 @@ Here a job's key is a hash of
 - every input file's CONTENT: STAR files by their bytes, plus, recursively, the files they
   name (coordinate STARs by bytes; micrographs, stacks and models by size + mtime_ns),
 - the code version: ``cryopick.__version__`` and the source of the stage module together
-  with every ``cryopick`` module it imports (transitively).
+  with every ``cryopick`` module it imports (transitively), both the flow's and the one the
+  service reports (``cryopick.v1.InfoService``): a service restarted with other code gets new
+  keys, so its jobs run again in new job directories.
 
 A cache hit whose job directory lost its success marker or an output node is dropped, so
 the job runs again.
@@ -15,10 +17,7 @@ the job runs again.
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
-import importlib.util
 import json
 import os
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_logger
 
-import cryopick
+from cryopick.code_version import code_version
 from cryopick.io.star import referenced_files
 
 #: Where results and cache records live, relative to the project.
@@ -72,77 +71,6 @@ def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) 
     return entry
 
 
-# --------------------------------------------------------------------------- code version
-
-
-@functools.lru_cache(maxsize=None)
-def _module_file(name: str) -> Optional[str]:
-    """The source file of a ``cryopick`` module, or None if ``name`` is not a module.
-
-    Looked up in the package directory without importing anything (``importlib.util.find_spec``
-    imports every parent package, which for a stage means numpy, scipy...: ~0.2 s in a flow
-    process that never runs the stage). Sub-packages that live elsewhere (``cryopick.flows`` and
-    ``cryopick.services`` are mapped from the repository's top level) go through ``find_spec``.
-    """
-    parts = name.split(".")
-    if parts[0] != "cryopick":
-        return None
-    for base in cryopick.__path__:
-        if len(parts) > 1 and not (Path(base, parts[1]).is_dir() or Path(base, parts[1] + ".py").is_file()):
-            continue
-        path = Path(base, *parts[1:])
-        if (path / "__init__.py").is_file():
-            return str(path / "__init__.py")
-        if len(parts) > 1 and path.with_name(path.name + ".py").is_file():
-            return str(path.with_name(path.name + ".py"))
-        return None  # under the package directory but not a module (e.g. ``cryopick.io.star.read_star``)
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    return spec.origin if spec is not None and spec.origin and spec.origin.endswith(".py") else None
-
-
-def _cryopick_imports(path: str, module: str) -> set[str]:
-    tree = ast.parse(Path(path).read_text())
-    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join(parts + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)
-    return {m for m in found if m == "cryopick" or m.startswith("cryopick.")}
-
-
-@functools.lru_cache(maxsize=None)
-def code_version(stage_module: str) -> str:
-    """Hash of ``cryopick.__version__`` and the sources of ``stage_module`` and its cryopick imports.
-
-    A module that does not exist (a stage not written yet) contributes its name only.
-    """
-    h = hashlib.sha256(cryopick.__version__.encode())
-    todo, done = [stage_module], set()
-    while todo:
-        name = todo.pop()
-        if name in done:
-            continue
-        done.add(name)
-        path = _module_file(name)
-        if path is None:
-            continue
-        h.update(name.encode())
-        h.update(Path(path).read_bytes())
-        todo.extend(sorted(_cryopick_imports(path, name) - done))
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- cache keys
 
 
@@ -152,11 +80,13 @@ def job_cache_key(
     project_root: str | os.PathLike,
     input_files: Iterable[str],
     params: Mapping[str, Any],
+    service_code: str = "",
 ) -> str:
-    """The cache key of one job (hex sha256)."""
+    """The cache key of one job (hex sha256); ``service_code`` is the code version the service reports."""
     payload = {
         "step": step,
         "code": code_version(stage_module),
+        "service_code": service_code,
         "params": params,
         "inputs": [file_fingerprint(project_root, rel) for rel in input_files if rel],
     }
@@ -201,6 +131,7 @@ class JobContentPolicy(CachePolicy):
 
     step: str = ""
     stage_module: str = ""
+    role: str = ""
 
     def compute_key(
         self,
@@ -209,13 +140,24 @@ class JobContentPolicy(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> Optional[str]:
-        key = key_for_inputs(self.step, self.stage_module, inputs)
+        key = key_for_inputs(self.step, self.stage_module, inputs, self._service_code(inputs["project"]))
         project_root = inputs["project"].project_dir
         if drop_stale_record(project_root, key):
             get_logger("cryopick.flows").info(
                 "%s: the cached job's outputs are gone from %s; running it again", self.step, project_root
             )
         return key
+
+    def _service_code(self, project: Any) -> str:
+        from cryopick.flows.client import ServiceCallError, resolve_address, service_code_version
+
+        if not self.role:
+            return ""
+        try:
+            address = resolve_address(self.role, project.services.model_dump())
+        except ServiceCallError:
+            return "no-address"  # the task itself reports the missing address
+        return service_code_version(address, self.stage_module)
 
 
 def input_files_of(files: Mapping[str, Any]) -> list[str]:
@@ -226,7 +168,7 @@ def input_files_of(files: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def key_for_inputs(step: str, stage_module: str, inputs: Mapping[str, Any]) -> str:
+def key_for_inputs(step: str, stage_module: str, inputs: Mapping[str, Any], service_code: str = "") -> str:
     """:func:`job_cache_key` from a task's call arguments (``project``, ``params``, ``files``)."""
     params = inputs.get("params")
     params_dict = params.model_dump(mode="json") if hasattr(params, "model_dump") else dict(params or {})
@@ -237,4 +179,5 @@ def key_for_inputs(step: str, stage_module: str, inputs: Mapping[str, Any]) -> s
         inputs["project"].project_dir,
         input_files_of(files),
         {"params": params_dict, "files": {k: list(v) if isinstance(v, tuple) else v for k, v in files.items()}},
+        service_code,
     )

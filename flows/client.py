@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cryopick.services.gen import common_pb2
+from cryopick.services.gen import common_pb2, common_pb2_grpc
 from cryopick.services.runtime.tls import TlsConfigError, open_channel
 
 from cryopick.stages.registry import ROLES, SERVICE_NAMES, StageSpec
@@ -146,6 +146,23 @@ class ProgressEvent:
     fraction: float
     item: str
     log_line: str
+
+
+def service_code_version(address: str, stage_module: str, timeout_s: float = 30.0) -> str:
+    """The code version the service at ``address`` runs for ``stage_module`` (``cryopick.v1.InfoService``).
+
+    Waits up to ``timeout_s`` for a restarting service. Never raises: a service that cannot say
+    gives ``"unreachable"``, ``"no-info-service"`` (an older build) or ``"stage-not-served"``, so
+    the cache key differs from any key computed while the service answered.
+    """
+    try:
+        info = common_pb2_grpc.InfoServiceStub(channel_for(address)).Describe(
+            common_pb2.DescribeRequest(), timeout=timeout_s, wait_for_ready=True)
+    except TlsConfigError:
+        return "unreachable"
+    except grpc.RpcError as exc:
+        return "no-info-service" if exc.code() == grpc.StatusCode.UNIMPLEMENTED else "unreachable"
+    return info.stage_code_versions.get(stage_module, "stage-not-served")
 
 
 def wait_until_serving(address: str, role: str, timeout_s: float) -> None:

@@ -80,7 +80,7 @@ def job_task(step: FlowStep) -> Any:
     return task(
         name=step.title,
         task_run_name=step.title,
-        cache_policy=JobContentPolicy(step=step.title, stage_module=step.spec.module_name),
+        cache_policy=JobContentPolicy(step=step.title, stage_module=step.spec.module_name, role=step.spec.role),
         persist_result=True,
         result_serializer="json",
         retries=len(RETRY_DELAYS_S),

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63ryopick/v1/common.proto\x12\x0b\x63ryopick.v1\"-\n\tJobTarget\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0f\n\x07job_dir\x18\x02 \x01(\t\"<\n\x08Progress\x12\x10\n\x08\x66raction\x18\x01 \x01(\x01\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x10\n\x08log_line\x18\x03 \x01(\t\".\n\nOutputNode\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\ntype_label\x18\x02 \x01(\t\"\x82\x03\n\x06Result\x12\x0f\n\x07job_dir\x18\x01 \x01(\t\x12-\n\x0coutput_nodes\x18\x02 \x03(\x0b\x32\x17.cryopick.v1.OutputNode\x12/\n\x06\x63ounts\x18\x03 \x03(\x0b\x32\x1f.cryopick.v1.Result.CountsEntry\x12\x31\n\x07summary\x18\x04 \x03(\x0b\x32 .cryopick.v1.Result.SummaryEntry\x12\x33\n\x08\x66\x61ilures\x18\x05 \x03(\x0b\x32!.cryopick.v1.Result.FailuresEntry\x12\x0f\n\x07\x66igures\x18\x06 \x03(\t\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a/\n\rFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"e\n\x08JobEvent\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.cryopick.v1.ProgressH\x00\x12%\n\x06result\x18\x02 \x01(\x0b\x32\x13.cryopick.v1.ResultH\x00\x42\x07\n\x05\x65ventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63ryopick/v1/common.proto\x12\x0b\x63ryopick.v1\"-\n\tJobTarget\x12\x0f\n\x07project\x18\x01 \x01(\t\x12\x0f\n\x07job_dir\x18\x02 \x01(\t\"<\n\x08Progress\x12\x10\n\x08\x66raction\x18\x01 \x01(\x01\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x10\n\x08log_line\x18\x03 \x01(\t\".\n\nOutputNode\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\ntype_label\x18\x02 \x01(\t\"\x82\x03\n\x06Result\x12\x0f\n\x07job_dir\x18\x01 \x01(\t\x12-\n\x0coutput_nodes\x18\x02 \x03(\x0b\x32\x17.cryopick.v1.OutputNode\x12/\n\x06\x63ounts\x18\x03 \x03(\x0b\x32\x1f.cryopick.v1.Result.CountsEntry\x12\x31\n\x07summary\x18\x04 \x03(\x0b\x32 .cryopick.v1.Result.SummaryEntry\x12\x33\n\x08\x66\x61ilures\x18\x05 \x03(\x0b\x32!.cryopick.v1.Result.FailuresEntry\x12\x0f\n\x07\x66igures\x18\x06 \x03(\t\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a.\n\x0cSummaryEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x1a/\n\rFailuresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"e\n\x08JobEvent\x12)\n\x08progress\x18\x01 \x01(\x0b\x32\x15.cryopick.v1.ProgressH\x00\x12%\n\x06result\x18\x02 \x01(\x0b\x32\x13.cryopick.v1.ResultH\x00\x42\x07\n\x05\x65vent\"\x11\n\x0f\x44\x65scribeRequest\"\xbc\x01\n\x0bServiceInfo\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x17\n\x0fpackage_version\x18\x02 \x01(\t\x12L\n\x13stage_code_versions\x18\x03 \x03(\x0b\x32/.cryopick.v1.ServiceInfo.StageCodeVersionsEntry\x1a\x38\n\x16StageCodeVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32Q\n\x0bInfoService\x12\x42\n\x08\x44\x65scribe\x12\x1c.cryopick.v1.DescribeRequest\x1a\x18.cryopick.v1.ServiceInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,6 +37,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESULT_SUMMARYENTRY']._serialized_options = b'8\001'
   _globals['_RESULT_FAILURESENTRY']._loaded_options = None
   _globals['_RESULT_FAILURESENTRY']._serialized_options = b'8\001'
+  _globals['_SERVICEINFO_STAGECODEVERSIONSENTRY']._loaded_options = None
+  _globals['_SERVICEINFO_STAGECODEVERSIONSENTRY']._serialized_options = b'8\001'
   _globals['_JOBTARGET']._serialized_start=41
   _globals['_JOBTARGET']._serialized_end=86
   _globals['_PROGRESS']._serialized_start=88
@@ -53,4 +55,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESULT_FAILURESENTRY']._serialized_end=585
   _globals['_JOBEVENT']._serialized_start=587
   _globals['_JOBEVENT']._serialized_end=688
+  _globals['_DESCRIBEREQUEST']._serialized_start=690
+  _globals['_DESCRIBEREQUEST']._serialized_end=707
+  _globals['_SERVICEINFO']._serialized_start=710
+  _globals['_SERVICEINFO']._serialized_end=898
+  _globals['_SERVICEINFO_STAGECODEVERSIONSENTRY']._serialized_start=842
+  _globals['_SERVICEINFO_STAGECODEVERSIONSENTRY']._serialized_end=898
+  _globals['_INFOSERVICE']._serialized_start=900
+  _globals['_INFOSERVICE']._serialized_end=981
 # @@protoc_insertion_point(module_scope)

@@ -76,3 +76,24 @@ class JobEvent(_message.Message):
     progress: Progress
     result: Result
     def __init__(self, progress: _Optional[_Union[Progress, _Mapping]] = ..., result: _Optional[_Union[Result, _Mapping]] = ...) -> None: ...
+
+class DescribeRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ServiceInfo(_message.Message):
+    __slots__ = ("role", "package_version", "stage_code_versions")
+    class StageCodeVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_CODE_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    package_version: str
+    stage_code_versions: _containers.ScalarMap[str, str]
+    def __init__(self, role: _Optional[str] = ..., package_version: _Optional[str] = ..., stage_code_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from cryopick.services.gen import common_pb2 as cryopick_dot_v1_dot_common__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -22,3 +23,78 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+
+
+class InfoServiceStub:
+    """Served by every cryopick service beside its role's service.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Describe = channel.unary_unary(
+                '/cryopick.v1.InfoService/Describe',
+                request_serializer=cryopick_dot_v1_dot_common__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=cryopick_dot_v1_dot_common__pb2.ServiceInfo.FromString,
+                _registered_method=True)
+
+
+class InfoServiceServicer:
+    """Served by every cryopick service beside its role's service.
+    """
+
+    def Describe(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InfoServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Describe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Describe,
+                    request_deserializer=cryopick_dot_v1_dot_common__pb2.DescribeRequest.FromString,
+                    response_serializer=cryopick_dot_v1_dot_common__pb2.ServiceInfo.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'cryopick.v1.InfoService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('cryopick.v1.InfoService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class InfoService:
+    """Served by every cryopick service beside its role's service.
+    """
+
+    @staticmethod
+    def Describe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cryopick.v1.InfoService/Describe',
+            cryopick_dot_v1_dot_common__pb2.DescribeRequest.SerializeToString,
+            cryopick_dot_v1_dot_common__pb2.ServiceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -19,6 +19,7 @@ from grpc_health.v1 import health as grpc_health
 from grpc_reflection.v1alpha import reflection
 
 from cryopick.services.runtime.health import Health
+from cryopick.services.runtime.info import SERVICE_NAME as INFO_SERVICE_NAME, InfoServicer
 from cryopick.services.runtime.jobs import JobRunner
 from cryopick.services.runtime.slots import JobSlots
 from cryopick.services.runtime.tls import ServerTls, is_loopback
@@ -123,8 +124,9 @@ class Service:
         )
         role.add_to_server(self.servicer, self.server)
         self.health.add_to_server(self.server)
+        InfoServicer(role.name, role.stages).add_to_server(self.server)
         reflection.enable_server_reflection(
-            (role.service_name, grpc_health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            (role.service_name, grpc_health.SERVICE_NAME, INFO_SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
 
     @property

@@ -123,7 +123,7 @@ def test_module_files_match_the_import_system_and_are_found_without_importing():
     import subprocess
     import sys
 
-    from cryopick.flows.caching import _module_file
+    from cryopick.code_version import _module_file
 
     for name in ("cryopick", "cryopick.stages", "cryopick.stages.extract", "cryopick.io.star", "cryopick.flows.tasks"):
         assert _module_file(name) == importlib.util.find_spec(name).origin, name
