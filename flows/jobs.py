@@ -4,18 +4,27 @@ The job directory allocated for a cache key is remembered under ``.cryopick/jobs
 A retry of the task (same key) and a re-run after a crash reuse that directory, so the stage
 continues per micrograph instead of starting a new job number; a key whose directory was
 deleted gets a new number.
+
+Two flow runs of one project may reach the same job (same key) at once. :func:`claimed_job`
+holds the key's lock (``.cryopick/jobs/<key>.lock``, ``flock``; released by the kernel if the
+holder dies) while the job runs; the other run waits, then takes the finished job's result from
+the key's record instead of running it a second time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator, Mapping
 
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.pipeline import allocate_job, release_job
 
-from cryopick.flows.caching import JOBS_DIR
+from cryopick.flows.caching import JOBS_DIR, job_outputs_present
 
 
 def job_dir_for(project_root: str | os.PathLike, job_type: str, key: str) -> tuple[str, bool]:
@@ -43,6 +52,63 @@ def job_dir_for(project_root: str | os.PathLike, job_type: str, key: str) -> tup
     record.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(record, json.dumps({"job_dir": job_dir, "job_type": job_type}) + "\n")
     return job_dir, False
+
+
+@dataclass
+class JobClaim:
+    """The job of one key, held by this run (see :func:`claimed_job`).
+
+    Attributes
+    ----------
+    job_dir : str
+        Its job directory ("" when ``finished``).
+    reused : bool
+        The directory was allocated earlier (a retry, or a run after a crash): the stage continues.
+    finished : dict or None
+        The result of the job, when a concurrent run finished it while this one waited.
+    """
+
+    root: Path
+    key: str
+    job_type: str
+    job_dir: str = ""
+    reused: bool = False
+    finished: dict[str, Any] | None = None
+
+    def done(self, result: Mapping[str, Any]) -> None:
+        """Record the finished job's result, for a run waiting on the same key."""
+        record = self.root / JOBS_DIR / f"{self.key}.json"
+        write_text_atomic(record, json.dumps({"job_dir": self.job_dir, "job_type": self.job_type, "result": dict(result)}) + "\n")
+
+
+def _finished_result(root: Path, key: str) -> dict[str, Any] | None:
+    try:
+        result = json.loads((root / JOBS_DIR / f"{key}.json").read_text()).get("result")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return result if isinstance(result, dict) and job_outputs_present(root, result) else None
+
+
+@contextlib.contextmanager
+def claimed_job(project_root: str | os.PathLike, job_type: str, key: str) -> Iterator[JobClaim]:
+    """Hold the key's job while it runs: ``with claimed_job(...) as claim: ...; claim.done(result)``.
+
+    Blocks while another run holds the key. If that run finished the job, ``claim.finished`` is
+    its result and no directory is allocated; otherwise ``claim.job_dir`` is the key's job
+    directory (:func:`job_dir_for`).
+    """
+    root = Path(project_root)
+    lock_path = root / JOBS_DIR / f"{key}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            claim = JobClaim(root, key, job_type, finished=_finished_result(root, key))
+            if claim.finished is None:
+                claim.job_dir, claim.reused = job_dir_for(root, job_type, key)
+            yield claim
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def release_job_dir(project_root: str | os.PathLike, job_dir: str, key: str) -> bool:

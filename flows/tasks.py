@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from cryopick.flows import artifacts
 from cryopick.flows.caching import RESULTS_DIR, JobContentPolicy, key_for_inputs
 from cryopick.flows.client import ProgressEvent, ServiceCallError, StepNotAvailable, call_job, request_message, resolve_address
-from cryopick.flows.jobs import job_dir_for, release_job_dir
+from cryopick.flows.jobs import claimed_job, release_job_dir
 from cryopick.flows.params import FlowStep, ServiceAddresses
 
 #: Delays (s) between attempts of a job whose service was unavailable.
@@ -144,22 +144,29 @@ def run_step(step: FlowStep, project: ProjectRef, files: dict[str, str], params:
     key = txn.key if txn is not None and txn.key else key_for_inputs(step.title, spec.module_name, inputs)
     root = Path(project.project_dir)
     address = resolve_address(spec.role, project.services.model_dump())
-    job_dir, reused = job_dir_for(root, spec.job_type, key)
-    logger.info("%s: %s %s (service %s at %s)", step.title, "continuing" if reused else "running", job_dir, spec.role, address)
-    request = request_message(spec, job_dir, project.service_project, {**files, **params.model_dump()})
-    artifacts.preload()  # once per process: matplotlib's import overlaps this job instead of following a drawn one
-    try:
-        result = call_job(
-            step.title, spec, request, address,
-            on_progress=_ProgressReporter(step.title, job_dir),
-            timeout_s=project.rpc_timeout_s, connect_timeout_s=project.connect_timeout_s,
-        )
-    except StepNotAvailable:
-        release_job_dir(root, job_dir, key)
-        raise
-    except ServiceCallError as exc:
-        logger.warning("%s (%s)", exc, "will retry" if exc.transient else "not retried")
-        raise
+    with claimed_job(root, spec.job_type, key) as claim:
+        if claim.finished is not None:
+            logger.info("%s: %s was finished by a concurrent run of this project; using its result",
+                        step.title, claim.finished["job_dir"])
+            return claim.finished
+        job_dir = claim.job_dir
+        logger.info("%s: %s %s (service %s at %s)", step.title, "continuing" if claim.reused else "running", job_dir,
+                    spec.role, address)
+        request = request_message(spec, job_dir, project.service_project, {**files, **params.model_dump()})
+        artifacts.preload()  # once per process: matplotlib's import overlaps this job instead of following a drawn one
+        try:
+            result = call_job(
+                step.title, spec, request, address,
+                on_progress=_ProgressReporter(step.title, job_dir),
+                timeout_s=project.rpc_timeout_s, connect_timeout_s=project.connect_timeout_s,
+            )
+        except StepNotAvailable:
+            release_job_dir(root, job_dir, key)
+            raise
+        except ServiceCallError as exc:
+            logger.warning("%s (%s)", exc, "will retry" if exc.transient else "not retried")
+            raise
+        claim.done(result)
     _publish(step, root, result, params)
     return result
 
