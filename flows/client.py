@@ -53,11 +53,16 @@ def channel_for(address: str) -> grpc.Channel:
         return channel
 
 
-def drop_channel(address: str) -> None:
-    """Close and forget the cached channel to ``address`` (the next call opens a new one)."""
+def drop_channel(address: str, close: bool = False) -> None:
+    """Forget the cached channel to ``address``: the next call opens a new one.
+
+    The channel is not closed unless ``close`` (when its service is stopped for good): other
+    threads (concurrent flow runs in one process) may have calls in flight on it, and closing
+    a channel cancels them. A forgotten channel closes when its last call lets go of it.
+    """
     with _channels_lock:
         channel = _channels.pop(address, None)
-    if channel is not None:
+    if channel is not None and close:
         channel.close()
 
 
@@ -241,7 +246,7 @@ def call_job(
         if code == "UNIMPLEMENTED":
             raise StepNotAvailable(step, role, details or f"{method} is not implemented") from None
         error = ServiceCallError(step, role, code, details)
-        if error.transient:
+        if error.transient and code != "RESOURCE_EXHAUSTED":  # a full queue: the service is alive, keep the channel
             drop_channel(address)
         raise error from None
     if result is not None:

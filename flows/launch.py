@@ -145,7 +145,7 @@ class LocalServices:
             from cryopick.flows.client import drop_channel
 
             for svc in self.services.values():
-                drop_channel(svc.address)
+                drop_channel(svc.address, close=True)
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -143,3 +143,54 @@ def test_cryopick_run_services_inherit_the_tls_settings(tmp_path, monkeypatch):
         finally:
             drop_channel(address)
     assert "(mutual TLS)" in (tmp_path / ".cryopick/logs/picker.log").read_text()
+
+
+def test_a_refused_call_leaves_the_other_calls_on_its_channel_running(tmp_path):
+    """Concurrent flow runs in one process share a channel: a call refused by a full queue must not close
+    it (closing a channel cancels every call in flight on it)."""
+    import threading
+    import time
+
+    from cryopick.flows.client import ServiceCallError, call_job, drop_channel, request_message
+    from cryopick.services.picker.servicer import ROLE
+    from cryopick.services.runtime.server import Service
+    from cryopick.sim.params import SimParams
+    from cryopick.synthetic.project import simulate_project
+
+    simulate_project(SimParams(n_micrographs=6, seed=3), tmp_path / "p")
+    service = Service(ROLE, tmp_path, "127.0.0.1", 0, max_concurrent_jobs=1, max_queued_jobs=0)
+    address = service.start()
+    spec = stage("autopick-log")
+
+    def log_job() -> tuple[str, object]:
+        job = allocate_job(tmp_path / "p", "AutoPick")
+        return job, request_message(spec, job, "p", {"micrographs_star": MICS, "diameter_min_angstrom": 150,
+                                                      "diameter_max_angstrom": 180})
+
+    running_job, running_request = log_job()
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call_job("LoG", spec, running_request, address, connect_timeout_s=10)
+        except ServiceCallError as exc:
+            outcome["error"] = exc
+
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "p" / running_job / "note.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        refused_job, refused_request = log_job()
+        with pytest.raises(ServiceCallError) as refused:
+            call_job("LoG", spec, refused_request, address, connect_timeout_s=10)
+        assert refused.value.code == "RESOURCE_EXHAUSTED"
+        assert "error" not in outcome, "the refused call ended the running one"
+        thread.join(timeout=60)
+        assert "error" not in outcome, outcome.get("error")
+        assert outcome["result"]["job_dir"] == running_job
+        assert not any((tmp_path / "p" / refused_job).iterdir())
+    finally:
+        drop_channel(address, close=True)
+        service.stop(grace_seconds=0, worker_timeout=10)
