@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 DEMO_DIR ?= demo_project
 
-.PHONY: install test demo clean relion protos bench bench-class2d bench-topaz bench-ranker bench-chain ranker-weights
+.PHONY: install test demo clean relion protos bench bench-class2d bench-topaz bench-ranker bench-chain bench-load ranker-weights
 
 # torch (and torchvision, which topaz-em needs) first, pinned: these versions are on the machines'
 # local disk (newer ones would be downloaded, GBs).
@@ -65,6 +65,10 @@ bench-ranker: install
 # The whole chapter vs LoG alone and pretrained Topaz alone, 24 tutorial-sized micrographs (~10 min).
 bench-chain: install
 	$(PYTHON) benchmarks/bench_chain.py
+
+# K flow runs at once on one set of services; a job burst against a full queue.
+bench-load: install
+	$(PYTHON) benchmarks/bench_load.py
 
 # Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~30 min).
 ranker-weights: install
