@@ -59,7 +59,7 @@ class ServiceProcess:
         return [
             sys.executable, "-m", f"cryopick.services.{self.role}",
             "--host", self.host, "--port", str(self.port), "--project-root", str(self.project_root),
-            *self.extra_args,
+            "--exit-with-parent", *self.extra_args,
         ]
 
     def start(self) -> None:

@@ -199,6 +199,9 @@ def parse_args(role: Role, argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--allow-insecure-remote", action="store_true",
                    help="allow plaintext on a non-loopback --host (prints a warning); without TLS a service "
                         "otherwise listens only on loopback")
+    p.add_argument("--exit-with-parent", action="store_true",
+                   help="stop (as on SIGTERM) when the process that started this one exits, even if it was killed "
+                        "(used by `cryopick run`, which starts its services in their own sessions)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if args.max_concurrent_jobs < 1 or args.max_queued_jobs < 0:
@@ -223,8 +226,11 @@ def main(role: Role, argv: list[str] | None = None) -> int:
         log.error("cannot start %s service: %s", role.name, exc)
         return 1
     print(f"LISTENING {address}", flush=True)
+    parent = os.getppid()
     while not stop.wait(1.0):
-        pass
+        if args.exit_with_parent and os.getppid() != parent:
+            log.warning("%s service: the process that started it (pid %d) is gone; stopping", role.name, parent)
+            break
     service.stop(args.grace_seconds)
     log.info("%s service stopped", role.name)
     return 0

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import yaml
@@ -75,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     from cryopick.flows.particle_picking import particle_picking
 
     print(f"cryopick run: starting services for {project} ...", flush=True)
+    _stop_on_sigterm()
     try:
         with LocalServices(project) as services, prefect_api() as api_url:
             for role, address in services.addresses.items():
@@ -87,6 +90,16 @@ def main(args: argparse.Namespace) -> int:
         print("cryopick run: interrupted; services stopped", file=sys.stderr)
         return 130
     return _report(project, state, restarts, local_api)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, ``timeout``, a service manager) ends the run as Ctrl-C does: the services and the
+    Prefect API it started are stopped on the way out, not left running."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _report(project: Path, state, events: list[str], local_api: bool) -> int:
