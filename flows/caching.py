@@ -46,15 +46,28 @@ def _mrc_like_fingerprint(path: Path) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
+def _inside_project(root: Path, path: Path) -> bool:
+    """``path`` lies lexically inside the project ``root`` (no ``../`` out, no absolute path elsewhere).
+
+    Symlinks are not resolved: micrographs linked in from storage are inputs like any other.
+    """
+    base = os.path.abspath(root)
+    return os.path.commonpath([os.path.abspath(path), base]) == base
+
+
 def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) -> list:
     """A JSON-able fingerprint of a project file and of the files it names.
 
     STAR files are hashed by content and, up to ``depth`` levels, the files listed in them are
     fingerprinted too (STAR by content, anything else by size + mtime_ns). A missing file is
-    fingerprinted as missing, so it appearing later changes the key.
+    fingerprinted as missing, so it appearing later changes the key. A name that leaves the
+    project (``../x.star``, an absolute path elsewhere) is not read: it is keyed by name, and the
+    service refuses it.
     """
     root = Path(project_root)
     path = root / rel
+    if not _inside_project(root, path):
+        return [rel, "outside the project"]
     if not path.is_file():
         return [rel, "missing"]
     if not rel.lower().endswith(".star"):

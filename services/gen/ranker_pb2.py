@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from cryopick.services.gen import common_pb2 as cryopick_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63ryopick/v1/ranker.proto\x12\x0b\x63ryopick.v1\x1a\x18\x63ryopick/v1/common.proto\"\xa0\x03\n\x12RankClassesRequest\x12&\n\x06target\x18\x01 \x01(\x0b\x32\x16.cryopick.v1.JobTarget\x12\x16\n\x0eoptimiser_star\x18\x02 \x01(\t\x12\x16\n\tmin_score\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_score\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12$\n\x17select_min_nr_particles\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\"\n\x15select_min_nr_classes\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x1d\n\x10lowpass_angstrom\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12\x19\n\x0cradius_ratio\x18\x08 \x01(\x01H\x05\x88\x01\x01\x12\x13\n\x06\x64\x65vice\x18\t \x01(\tH\x06\x88\x01\x01\x42\x0c\n\n_min_scoreB\x0c\n\n_max_scoreB\x1a\n\x18_select_min_nr_particlesB\x18\n\x16_select_min_nr_classesB\x13\n\x11_lowpass_angstromB\x0f\n\r_radius_ratioB\t\n\x07_device2X\n\rRankerService\x12G\n\x0bRankClasses\x12\x1f.cryopick.v1.RankClassesRequest\x1a\x15.cryopick.v1.JobEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63ryopick/v1/ranker.proto\x12\x0b\x63ryopick.v1\x1a\x18\x63ryopick/v1/common.proto\"\xb4\x03\n\x12RankClassesRequest\x12&\n\x06target\x18\x01 \x01(\x0b\x32\x16.cryopick.v1.JobTarget\x12\x16\n\x0eoptimiser_star\x18\x02 \x01(\t\x12\x16\n\tmin_score\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_score\x18\x04 \x01(\x01H\x01\x88\x01\x01\x12$\n\x17select_min_nr_particles\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\"\n\x15select_min_nr_classes\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x1d\n\x10lowpass_angstrom\x18\x07 \x01(\x01H\x04\x88\x01\x01\x12\x19\n\x0cradius_ratio\x18\x08 \x01(\x01H\x05\x88\x01\x01\x12\x13\n\x06\x64\x65vice\x18\t \x01(\tH\x06\x88\x01\x01\x12\x12\n\nmodel_path\x18\n \x01(\tB\x0c\n\n_min_scoreB\x0c\n\n_max_scoreB\x1a\n\x18_select_min_nr_particlesB\x18\n\x16_select_min_nr_classesB\x13\n\x11_lowpass_angstromB\x0f\n\r_radius_ratioB\t\n\x07_device2X\n\rRankerService\x12G\n\x0bRankClasses\x12\x1f.cryopick.v1.RankClassesRequest\x1a\x15.cryopick.v1.JobEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cryopick.v1.ranker_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RANKCLASSESREQUEST']._serialized_start=68
-  _globals['_RANKCLASSESREQUEST']._serialized_end=484
-  _globals['_RANKERSERVICE']._serialized_start=486
-  _globals['_RANKERSERVICE']._serialized_end=574
+  _globals['_RANKCLASSESREQUEST']._serialized_end=504
+  _globals['_RANKERSERVICE']._serialized_start=506
+  _globals['_RANKERSERVICE']._serialized_end=594
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RankClassesRequest(_message.Message):
-    __slots__ = ("target", "optimiser_star", "min_score", "max_score", "select_min_nr_particles", "select_min_nr_classes", "lowpass_angstrom", "radius_ratio", "device")
+    __slots__ = ("target", "optimiser_star", "min_score", "max_score", "select_min_nr_particles", "select_min_nr_classes", "lowpass_angstrom", "radius_ratio", "device", "model_path")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     OPTIMISER_STAR_FIELD_NUMBER: _ClassVar[int]
     MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class RankClassesRequest(_message.Message):
     LOWPASS_ANGSTROM_FIELD_NUMBER: _ClassVar[int]
     RADIUS_RATIO_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_PATH_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.JobTarget
     optimiser_star: str
     min_score: float
@@ -26,4 +27,5 @@ class RankClassesRequest(_message.Message):
     lowpass_angstrom: float
     radius_ratio: float
     device: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., optimiser_star: _Optional[str] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., select_min_nr_particles: _Optional[int] = ..., select_min_nr_classes: _Optional[int] = ..., lowpass_angstrom: _Optional[float] = ..., radius_ratio: _Optional[float] = ..., device: _Optional[str] = ...) -> None: ...
+    model_path: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.JobTarget, _Mapping]] = ..., optimiser_star: _Optional[str] = ..., min_score: _Optional[float] = ..., max_score: _Optional[float] = ..., select_min_nr_particles: _Optional[int] = ..., select_min_nr_classes: _Optional[int] = ..., lowpass_angstrom: _Optional[float] = ..., radius_ratio: _Optional[float] = ..., device: _Optional[str] = ..., model_path: _Optional[str] = ...) -> None: ...

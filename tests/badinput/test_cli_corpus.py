@@ -1,5 +1,6 @@
 """Every bad input of the corpus through every stage that reads it, via the CLI: one clear error naming the
-file and the problem, no output that looks finished, inputs byte-identical, the job Failed in the pipeline."""
+file and the problem, no output that looks finished, inputs byte-identical, the job Failed in the pipeline
+(or, for an output job directory outside the project, refused before anything is written)."""
 
 from __future__ import annotations
 
@@ -9,32 +10,36 @@ import pytest
 
 from cryopick.cli import main
 from cryopick.io.pipeline import read_pipeline
+from cryopick.stages.fields import cli_words, field_named
+from cryopick.stages.registry import stage
 
-from .corpus import CASES, OUTPUTS, digests, next_job
+from .corpus import CASES, OUTPUTS, digests, next_job, run_fields
 
-RUNS = [(case, stage) for case in CASES for stage in case.stages]
-
-
-def _args(stage: str, star: str, coords: str, job: str) -> list[str]:
-    extra = {"select": ["--split-size", "1"], "select-new": [], "autopick-log": ["--diam-min", "150", "--diam-max", "180"],
-             "extract": ["--coords", coords, "--box", "64"], "topaz-pick": ["--diameter", "180"],
-             "topaz-train": ["--coords", coords, "--diameter", "180", "--per-mic", "20", "--epochs", "1",
-                             "--epoch-size", "1", "--minibatch-size", "8"]}[stage]
-    return [stage, "--i", star, "--o", job, "--quiet", *extra]
+RUNS = [(case, name) for case in CASES for name in case.stages]
 
 
-@pytest.mark.parametrize("case, stage", RUNS, ids=[f"{c.name}-{s}" for c, s in RUNS])
-def test_bad_input_through_the_cli(project, made, case, stage, capsys):
-    star, coords, damaged = made(case)
-    job_type, output = OUTPUTS[stage]
-    job = next_job(job_type)
-    before = digests(project)
-    rc = main(_args(stage, star, coords, job) + ["--project-root", str(project)])
+def _args(name: str, fields: dict, job: str) -> list[str]:
+    """``cryopick <name> ...`` setting ``fields``, each by its command-line flag."""
+    cls = stage(name).params_class
+    words = [w for field, value in fields.items() for w in cli_words(field_named(cls, field), value)]
+    return [name, *words, "--o", job, "--quiet"]
+
+
+@pytest.mark.parametrize("case, name", RUNS, ids=[f"{c.name}-{s}" for c, s in RUNS])
+def test_bad_input_through_the_cli(project, made, case, name, capsys):
+    inputs = made(case)
+    job_type, output = OUTPUTS[name]
+    job = case.job_dir(project, job_type) if case.job_dir else next_job(job_type)
+    before, pipeline = digests(project), (project / "default_pipeline.star").read_bytes()
+    rc = main(_args(name, run_fields(case, name, inputs), job) + ["--project-root", str(project)])
     err = capsys.readouterr().err.strip()
-    assert rc != 0, f"{case.name} through {stage} succeeded"
+    assert rc != 0, f"{case.name} through {name} succeeded"
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"cryopick {stage}: error: "), err
-    assert Path(damaged).name in err and all(f in err for f in case.fragments), err
+    assert len(lines) == 1 and lines[0].startswith(f"cryopick {name}: error: "), err
+    assert Path(inputs[2]).name in err and all(f in err for f in case.fragments_for(name)), err
     assert not (project / job / output).exists()
     assert digests(project) == before
-    assert (job, "Failed") in {(p[0], p[3]) for p in read_pipeline(project).processes}
+    if case.job_dir:
+        assert not (project / job).exists() and (project / "default_pipeline.star").read_bytes() == pipeline
+    else:
+        assert (job, "Failed") in {(p[0], p[3]) for p in read_pipeline(project).processes}

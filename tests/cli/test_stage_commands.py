@@ -33,7 +33,8 @@ def test_bad_input_gives_one_clear_error_and_exit_code(tmp_path):
     star = write_project(tmp_path, mics, 3.0)
     res = cryopick("autopick-log", "--i", star, "--o", "AutoPick/job005/", "--diam-min", "200", "--diam-max", "100", cwd=tmp_path)
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines()[-1].startswith("cryopick autopick-log: error: LoG picking: minimum diameter 200")
+    assert res.stderr.strip().splitlines()[-1].startswith(
+        "cryopick autopick-log: error: --diam-min (Min. diameter for LoG filter) = 200 Å is larger than the maximum")
     assert "Traceback" not in res.stderr
     res = cryopick("autopick-log", "--i", "nope.star", "--o", "AutoPick/job006/", cwd=tmp_path)
     assert res.returncode == 2 and "nope.star: STAR file not found" in res.stderr

@@ -11,6 +11,7 @@ from cryopick.flows.caching import (
     RESULTS_DIR,
     code_version,
     drop_stale_record,
+    file_fingerprint,
     job_cache_key,
 )
 from cryopick.io.mrc import write_mrc
@@ -51,6 +52,17 @@ def test_key_changes_when_a_referenced_micrograph_changes(tmp_path):
     st = mrc.stat()
     os.utime(mrc, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     assert _key(tmp_path) != k1
+
+
+def test_files_outside_the_project_are_keyed_by_name_not_read(tmp_path):
+    root = tmp_path / "project"
+    root.mkdir()
+    outside = tmp_path / "outside.star"
+    outside.write_text(STAR_A)
+    assert file_fingerprint(root, "../outside.star") == ["../outside.star", "outside the project"]
+    assert file_fingerprint(root, str(outside)) == [str(outside), "outside the project"]
+    (root / "mics.star").write_text(STAR_A.replace("Movies/a.mrc", "../elsewhere.mrc"))
+    assert file_fingerprint(root, "mics.star")[2] == [["../elsewhere.mrc", "outside the project"]]
 
 
 def test_key_changes_with_parameters_not_with_path_spelling_of_unrelated_args(tmp_path):

@@ -71,3 +71,26 @@ def test_relion30_layout_is_converted(tmp_path):
     assert len(star.optics) == 2
     assert star.data["rlnOpticsGroup"].tolist() == [1, 2]
     assert "rlnVoltage" not in star.data.columns
+
+
+def test_relion30_magnification_and_detector_pixel_become_the_pixel_size(tmp_path):
+    """A RELION 3.0 CtfFind file (no data_optics, the pixel size as magnification and detector pixel) is read
+    as RELION 3.1 reads it: a legitimate input, not a bad one."""
+    p = write(
+        tmp_path,
+        "data_\nloop_\n_rlnMicrographName #1\n_rlnVoltage #2\n_rlnSphericalAberration #3\n_rlnAmplitudeContrast #4\n"
+        "_rlnMagnification #5\n_rlnDetectorPixelSize #6\n_rlnDefocusU #7\n"
+        "a.mrc 300 2.7 0.1 10000 1.77 20000\nb.mrc 300 2.7 0.1 10000 1.77 21000\n",
+    )
+    names, apix = read_micrograph_list(p)
+    assert names == ["a.mrc", "b.mrc"] and apix == pytest.approx(1.77)
+    star = read_optics_star(p)
+    assert len(star.optics) == 1 and star.optics["rlnMicrographOriginalPixelSize"].tolist() == pytest.approx([1.77])
+    assert "rlnMagnification" not in star.optics.columns and "rlnMagnification" not in star.data.columns
+    assert star.data["rlnDefocusU"].tolist() == [20000, 21000]
+
+
+def test_no_optics_table_and_no_optics_columns_is_an_error(tmp_path):
+    p = write(tmp_path, "data_micrographs\nloop_\n_rlnMicrographName #1\n_rlnOpticsGroup #2\na.mrc 1\n")
+    with pytest.raises(BadInputError, match="no data_optics table and the data table lacks _rlnVoltage"):
+        read_micrograph_list(p)

@@ -38,6 +38,12 @@ def test_missing_corrupt_foreign_and_misfitting_files_are_refused_naming_the_fil
     (tmp_path / "w2.pt").write_bytes(pickle.dumps(print))  # a pickle that names a function: never called
     with pytest.raises(BadInputError, match="w2.pt: not a class-scorer weights file"):
         load_scorer(tmp_path / "w2.pt")
+    (tmp_path / "w4.pt").write_bytes(np.random.default_rng(1).bytes(20000))  # one line, no torch advice
+    with pytest.raises(BadInputError, match=r"^[^\n]*w4.pt: not a class-scorer weights file[^\n]*$"):
+        load_scorer(tmp_path / "w4.pt")
     torch.save({"image.0.0.weight": torch.zeros(3)}, tmp_path / "w3.pt")
+    (tmp_path / "w5.pt").write_bytes((tmp_path / "w3.pt").read_bytes()[:300])
+    with pytest.raises(BadInputError, match="w5.pt: corrupt class-scorer weights file"):
+        load_scorer(tmp_path / "w5.pt")
     with pytest.raises(BadInputError, match="w3.pt: the weights do not fit the class-scorer network"):
         load_scorer(tmp_path / "w3.pt")

@@ -94,6 +94,21 @@ def test_a_classification_without_ctf_correction_is_refused_naming_the_file(proj
     assert not (project / "Select/job007/particles.star").exists()
 
 
+def test_weights_from_the_project_score_as_the_shipped_ones_and_are_part_of_the_fingerprint(project):
+    from cryopick.io.ranker_model import SHIPPED_WEIGHTS
+
+    (project / "Models").mkdir()
+    shutil.copy(SHIPPED_WEIGHTS, project / "Models/scorer.pt")
+    rank_classes.run(rank_classes.Params(OPT, min_score=0.0), project, "Select/job007/")
+    rank_classes.run(rank_classes.Params(OPT, model_path="Models/scorer.pt", min_score=0.0), project, "Select/job008/")
+    scores = [table(project, f"Select/{job}/rank_model.star", "model_classes")["rlnClassScore"]
+              for job in ("job007", "job008")]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert "--model Models/scorer.pt" in (project / "Select/job008/note.txt").read_text()
+    with pytest.raises(BadInputError, match="outside the project"):
+        rank_classes.run(rank_classes.Params(OPT, model_path=str(SHIPPED_WEIGHTS)), project, "Select/job009/")
+
+
 @pytest.mark.skipif(shutil.which("relion_star_handler") is None, reason="relion_star_handler (RELION 3.1) not installed")
 def test_relion_reads_the_selected_particles(project):
     result = rank_classes.run(rank_classes.Params(OPT, min_score=0.0), project, "Select/job007/")

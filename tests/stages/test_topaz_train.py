@@ -6,12 +6,15 @@ import numpy as np
 import pytest
 
 from cryopick.errors import BadInputError
-from cryopick.io.coords import read_coordinate_list, read_coordinates
+from cryopick.io.coords import (picks_columns, read_coordinate_list, read_coordinates, write_coordinate_list,
+                                write_coordinates)
 from cryopick.io.jobdir import FAILURE, SUCCESS
-from cryopick.io.optics import read_optics_star, write_optics_star
+from cryopick.io.optics import micrograph_names, read_optics_star, write_optics_star
+from cryopick.io.paths import ProjectPaths
 from cryopick.io.pipeline import read_pipeline
 from cryopick.io.topaz_model import model_file_name
 from cryopick.stages import topaz_train
+from cryopick.stages.topaz_train_inputs import on_micrograph, pick_centres
 from cryopick.synthetic.project import SimParams, simulate_project
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -147,3 +150,20 @@ def test_bad_training_input_fails_clearly_and_writes_no_model(project, kw, messa
     assert not list((root / "AutoPick/job030").glob("*.sav")) if (root / "AutoPick/job030").exists() else True
     if (root / "AutoPick/job030").exists():
         assert (root / "AutoPick/job030" / FAILURE).exists()
+
+
+def test_only_listed_micrographs_are_read_and_picks_off_their_micrograph_are_left_out(project):
+    """Coordinate files of micrographs not in the micrographs STAR are not read (this one is gone); picks off
+    their micrograph (one absurdly far, one at x -5) are left out instead of breaking the binning."""
+    root = project.project_root
+    names = micrograph_names(root / STAR)
+    (root / "AutoPick/job040").mkdir(parents=True)
+    write_coordinates(root / "AutoPick/job040/a.star",
+                      picks_columns(np.array([10.0, 1e30, -5.0]), np.array([20.0, 20.0, 20.0]), np.zeros(3)))
+    write_coordinate_list(root / "AutoPick/job040/list.star", [names[0], "MotionCorr/job002/Movies/gone.mrc"],
+                          ["AutoPick/job040/a.star", "AutoPick/job040/gone.star"])
+    paths = ProjectPaths(root)
+    given = pick_centres(paths, "AutoPick/job040/list.star", set(names))
+    assert list(given) == [names[0]]
+    kept, off = on_micrograph(paths, given)
+    assert kept[names[0]].tolist() == [[10.0, 20.0]] and off == 2

@@ -8,6 +8,7 @@ the caller's buffer (:func:`read_mrc`; ``benchmarks/bench_io.py`` shows why).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -78,7 +79,8 @@ def _checked(mrc, path: Path) -> MrcHeader:
     size = path.stat().st_size
     need = HEADER_BYTES + extended + nx * ny * nz * np.dtype(SUPPORTED_MODES[mode]).itemsize
     if size < need:
-        raise BadInputError(f"{path}: truncated MRC file ({size} bytes, header promises {nx}x{ny}x{nz} mode {mode} = {need} bytes)")
+        raise BadInputError(f"{path}: truncated MRC file: {size} bytes, shorter than the {need} bytes its header "
+                            f"promises ({nx}x{ny}x{nz} pixels of mode {mode})")
     return MrcHeader(nx, ny, nz, mode, pixel if np.isfinite(pixel) else 0.0, extended)
 
 
@@ -181,7 +183,8 @@ def write_mrc(
     with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc = mrcfile.new(tmp, overwrite=True)
+            try:
                 mrc.set_data(arr)
                 if stack and arr.ndim == 3:
                     mrc.set_image_stack()
@@ -189,3 +192,10 @@ def write_mrc(
                 mrc.update_header_stats()
                 # mrcfile's default label holds the creation time; a fixed one keeps outputs byte-reproducible
                 mrc.header.label[0] = LABEL
+                mrc.close()  # writes the file
+            except BaseException:
+                # a write that fails (e.g. disk full) leaves mrcfile's file open, and the space of the
+                # removed temporary file held until garbage collection: close it now
+                with contextlib.suppress(Exception):
+                    mrc._close_file()
+                raise

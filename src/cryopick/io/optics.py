@@ -1,7 +1,8 @@
 """Micrograph and particle STAR files with optics groups (RELION >= 3.1 layout).
 
-Also accepts the RELION 3.0 layout (one table, optics columns on every row),
-converting it to an optics table the way RELION does.
+Also accepts the RELION 3.0 layout (one table, optics columns on every row, the pixel size as
+rlnMagnification and rlnDetectorPixelSize), converting it to an optics table the way RELION 3.1
+does.
 """
 
 from __future__ import annotations
@@ -99,7 +100,27 @@ def single_optics_group(
     return pd.DataFrame(columns)
 
 
+def _unify_pixel_size(df: "pd.DataFrame", data_name: str) -> "pd.DataFrame":
+    """RELION 3.0's pixel size, ``10000 * rlnDetectorPixelSize / rlnMagnification``, as the 3.1 label.
+
+    As RELION 3.1's converter (``StarConverter::unifyPixelSize``): micrographs get
+    rlnMicrographPixelSize and rlnMicrographOriginalPixelSize, particles rlnImagePixelSize;
+    labels the file already has are kept. Without both columns the table is returned as it is.
+    """
+    if not {"rlnMagnification", "rlnDetectorPixelSize"} <= set(df.columns):
+        return df
+    angpix = 10000.0 * df["rlnDetectorPixelSize"].astype(float) / df["rlnMagnification"].astype(float)
+    labels = ("rlnImagePixelSize",) if data_name == "particles" else \
+        ("rlnMicrographPixelSize", "rlnMicrographOriginalPixelSize")
+    df = df.drop(columns=["rlnMagnification", "rlnDetectorPixelSize"])
+    for label in labels:
+        if label not in df.columns:
+            df[label] = angpix.to_numpy()
+    return df
+
+
 def _convert_legacy(path: Path, df: "pd.DataFrame", data_name: str) -> OpticsStar:
+    df = _unify_pixel_size(df, data_name)
     present = [c for c in _LEGACY_OPTICS if c in df.columns]
     missing = [c for c in OPTICS_REQUIRED if c not in df.columns]
     if missing:

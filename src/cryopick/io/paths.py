@@ -136,6 +136,10 @@ class ProjectPaths:
             The RELION job type the directory must belong to (``AutoPick``, ``Extract``...).
         """
         cleaned = _clean(rel, "job directory")
+        lexical = self._lexical(cleaned)
+        if not (_inside(lexical, self.root) or _inside(lexical, self.real)):
+            raise BadInputError(f"job directory {rel!r} lies outside the project directory {self.root}; "
+                                f"outputs are written only inside the project")
         norm = os.path.normpath(cleaned) if not Path(cleaned).is_absolute() else cleaned
         m = _JOB_DIR.match(norm)
         if not m:

@@ -14,6 +14,7 @@ import hashlib
 import os
 import threading
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ def load_scorer(path: str | os.PathLike = SHIPPED_WEIGHTS, device: str = "cpu") 
     MissingFileError
         Another weights file that does not exist.
     BadInputError
-        The file is not a state_dict of tensors, or its tensors do not fit the network.
+        The file is not a torch archive (or a damaged one), not a state_dict of tensors, or its
+        tensors do not fit the network.
     """
     path = Path(path)
     if not path.is_file():
@@ -69,17 +71,36 @@ def load_scorer(path: str | os.PathLike = SHIPPED_WEIGHTS, device: str = "cpu") 
         return model, False
 
 
+def _check_archive(path: Path) -> None:
+    """``path`` is a zip archive, as ``torch.save`` writes (a truncated one loses its directory at the end).
+
+    Raises
+    ------
+    BadInputError
+        A damaged or truncated archive, or not an archive at all.
+    """
+    if zipfile.is_zipfile(path):
+        return
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04":
+            raise BadInputError(f"{path}: corrupt class-scorer weights file (a damaged or truncated torch archive)")
+    raise BadInputError(f"{path}: not a class-scorer weights file (expected a torch state_dict as "
+                        "`cryopick train-ranker` writes it)")
+
+
 def _read(path: Path, device: str) -> Any:
     import torch
 
     from cryopick.ranking.scorer import build_scorer
 
+    _check_archive(path)
     try:
         with warnings.catch_warnings():  # torch warns about a foreign file's pickle protocol; the error below says more
             warnings.simplefilter("ignore", UserWarning)
             state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a corrupt or foreign file
-        raise BadInputError(f"{path}: not a class-scorer weights file ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # torch raises many kinds for a corrupt or foreign file; its first line says which
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise BadInputError(f"{path}: not a class-scorer weights file ({type(exc).__name__}: {first})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BadInputError(f"{path}: not a class-scorer weights file (expected a state_dict of tensors)")
     model = build_scorer()

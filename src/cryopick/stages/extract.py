@@ -20,8 +20,11 @@ Where RELION stops or is silent:
 * a missing or unreadable micrograph or coordinate file fails that micrograph; the others
   are extracted, then the job fails naming them all (or, with ``skip_failed_micrographs``,
   succeeds without them) — the policy every stage shares;
-* odd box or rescaled size, rescaling up, a background circle larger than the box, optics
-  groups with different micrograph pixel sizes: an error before anything is written.
+* odd box or rescaled size, rescaling up, a background circle larger than the box: an error
+  before anything is written;
+* optics groups with different micrograph pixel sizes: refused before anything is written. This
+  is a limitation, not bad input: relion_preprocess (RELION ≥ 3.1) extracts each micrograph at
+  its group's pixel size and writes one rlnImagePixelSize per group.
 
 Speed: micrographs run in ``threads`` threads with OpenBLAS kept single-threaded
 (:mod:`cryopick.extraction.blas`); plain extraction reads and writes its tables as column
@@ -208,9 +211,8 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
         work = fresh_work(project, params.coords_star, params.micrographs_star, mics, log_lines.append, counts)
         source = mic_optics
     if not work:
-        raise BadInputError(
-            f"{params.reextract_data_star or params.coords_star}: no coordinates for any micrograph of {params.micrographs_star}"
-        )
+        raise BadInputError(f"{params.reextract_data_star or params.coords_star}: names none of the micrographs of "
+                            f"{params.micrographs_star}; nothing to extract")
     check_micrograph_names(project, [w.name for w in work], mics_path)
     for w in work:
         if w.coord_file is not None:
@@ -303,6 +305,18 @@ def _extract_one(ctx: StageContext, plan: _Plan, w: Work) -> _Done:
     return done
 
 
+def _why_nothing(results: list[_Done]) -> str:
+    """Why no micrograph gave a particle: how many picks lay off the micrograph or below the minimum FOM."""
+    off = sum(d.off_micrograph for d in results)
+    below = sum(d.below_fom for d in results)
+    reasons = []
+    if off:
+        reasons.append(f"{off} pick(s) lie off the micrograph")
+    if below:
+        reasons.append(f"{below} are below the minimum FOM")
+    return ", ".join(reasons) or "the coordinate files hold no picks"
+
+
 def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     p = ctx.params
     for line in plan.log_lines:
@@ -316,8 +330,8 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     results = outcome.done
     extracted = [d for d in results if d.rows is not None and tbl.n_rows(d.rows)]
     if not extracted:
-        raise BadInputError(f"no particles extracted from {p.micrographs_star}: every micrograph's picks were filtered out "
-                            f"or lie off the micrograph")
+        raise BadInputError(f"{p.reextract_data_star or p.coords_star}: no particles extracted from "
+                            f"{p.micrographs_star}: {_why_nothing(results)}")
     rows = tbl.concat([d.rows for d in extracted])
     s = plan.settings
     factor = s.box_size_px / s.output_size_px

@@ -179,6 +179,16 @@ def field_named(cls: type, name: str) -> ParamField:
     raise KeyError(f"{cls.__name__} has no field {name!r}")
 
 
+def label(f: ParamField) -> str:
+    """How messages name a field: its command-line flag and GUI label, e.g. ``--box (Particle box size)``."""
+    return f"{f.info.cli} ({f.info.help})"
+
+
+def label_of(cls: type, name: str) -> str:
+    """:func:`label` of field ``name`` of ``cls``."""
+    return label(field_named(cls, name))
+
+
 # ----------------------------------------------------------------------------- checks
 
 
@@ -192,7 +202,7 @@ def check_fields(params: Any) -> None:
     """
     for f in fields_of(type(params)):
         value = getattr(params, f.name)
-        where = f"{f.info.cli} ({f.info.help})"
+        where = label(f)
         if value is None:
             if f.optional:
                 continue

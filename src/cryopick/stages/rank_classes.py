@@ -3,9 +3,11 @@
 "Select classes from job" names a 2D classification's ``run_itNNN_optimiser.star``. Every class
 with more than 10 particles gets RELION's 24 features and its 64×64 image (:mod:`cryopick.ranking`)
 and a score from 0 ("absolute rubbish") to 1 ("gorgeous") from cryopick's scorer network
-(shipped weights, :mod:`cryopick.io.ranker_model`; smaller classes score −999). Classes scoring
-between the minimum and maximum thresholds are selected, topped up in order of score to a
-minimum number of particles or classes if asked. Writes what RELION's Select job writes:
+(shipped weights, or a weights file in the project given with ``--model`` as RELION's
+``--fn_pytorch_model``, read as tensors only: :mod:`cryopick.io.ranker_model`; smaller classes
+score −999). Classes scoring between the minimum and maximum thresholds are selected, topped
+up in order of score to a minimum number of particles or classes if asked. Writes what RELION's
+Select job writes:
 
 ``rank_model.star``, ``rank_optimiser.star``, ``rank_data.star``
     The classification with rlnClassScore per class (the model holds only ``model_classes``).
@@ -31,12 +33,14 @@ CTF division (``--ctf_intact_first_peak`` classifications) is not implemented an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
 from cryopick.errors import BadInputError
 from cryopick.io import nodes
+from cryopick.io.atomic import atomic_path
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.ranker_model import SHIPPED_WEIGHTS, load_scorer, weights_digest
 from cryopick.io.star import RawTable, list_table, write_star
@@ -62,6 +66,8 @@ class Params:
 
     optimiser_star: str = input_file(help="Select classes from job (its _optimiser.star)", cli="--i",
                                      node=nodes.OPTIMISER_CLASS2D, job_option="fn_model")
+    model_path: str = input_file(help="Class-scorer weights (default: the scorer shipped with cryopick)", cli="--model",
+                                 required=False)
     min_score: float = param(0.5, help="Minimum threshold for auto-selection", cli="--min-score",
                              relion="--min_score", relion_default=0.5, job_option="rank_threshold")
     max_score: float = param(999.0, help="Maximum score for auto-selection", cli="--max-score", relion="--max_score")
@@ -90,11 +96,19 @@ class Params:
 class _Plan:
     inputs: RankInputs
     device: str
+    weights: Path
     weights_digest: str
+    model: Any
+    cached: bool
 
     @property
     def fingerprint_extra(self) -> dict:
         return {"scorer_weights": self.weights_digest}
+
+
+def scorer_weights(params: Params, project: ProjectPaths) -> Path:
+    """The weights file the job scores with: ``--model`` (inside the project), else the shipped one."""
+    return project.read_path(params.model_path, "class-scorer weights") if params.model_path else SHIPPED_WEIGHTS
 
 
 def _prepare(params: Params, project: ProjectPaths) -> _Plan:
@@ -106,8 +120,10 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     if inputs.ignore_ctf_until_first_peak:
         raise BadInputError(f"{where}: the classification ignored CTFs until their first peak; dividing the "
                             "averages by that CTF before ranking (RELION does) is not implemented in cryopick")
-    return _Plan(inputs, resolve_device(params.device), weights_digest(SHIPPED_WEIGHTS)
-                 if SHIPPED_WEIGHTS.is_file() else "missing")
+    device = resolve_device(params.device)
+    weights = scorer_weights(params, project)
+    model, cached = load_scorer(weights, device)  # a missing or corrupt weights file fails before the job begins
+    return _Plan(inputs, device, weights, weights_digest(weights), model, cached)
 
 
 def network_inputs(inputs: RankInputs, lowpass_angstrom: float = LOWPASS_ANGSTROM,
@@ -140,14 +156,14 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     ctx.log(f" + Ranking {len(ranked)} of {k_total} classes of {p.optimiser_star} "
             f"({inputs.n_particles} particles; classes of 10 particles or fewer are not scored)")
     features, images = network_inputs(inputs, p.lowpass_angstrom, p.radius_ratio)
-    np.save(ctx.job.output("features.npy"), features)
-    np.save(ctx.job.output("images.npy"), images)
-    model, cached = load_scorer(SHIPPED_WEIGHTS, plan.device)
-    ctx.log(f" + scorer {SHIPPED_WEIGHTS.name} ({plan.weights_digest}) on {plan.device}"
-            f"{', already in memory' if cached else ''}")
+    for name, array in (("features.npy", features), ("images.npy", images)):
+        with atomic_path(ctx.job.output(name)) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, array)
+    ctx.log(f" + scorer {plan.weights if p.model_path else plan.weights.name} ({plan.weights_digest}) on "
+            f"{plan.device}{', already in memory' if plan.cached else ''}")
     scores = np.full(k_total, SKIPPED_SCORE)
     if len(ranked):
-        scores[ranked] = score(model, images, features)
+        scores[ranked] = score(plan.model, images, features)
     counts = inputs.particle_counts
     selected = select_classes(scores, counts, p.min_score, p.max_score, p.select_min_nr_particles,
                               p.select_min_nr_classes)

@@ -57,7 +57,7 @@ from cryopick.picking.topaz_training import EpochFigures, HeldOut, LabelledMicro
 from cryopick.stages.base import Progress, Stage, StageContext, StageResult, read_micrographs, resolve_device
 from cryopick.stages.fields import input_file, param, runtime
 from cryopick.stages.topaz_pick import read_binned
-from cryopick.stages.topaz_train_inputs import particle_centres, pick_centres
+from cryopick.stages.topaz_train_inputs import on_micrograph, particle_centres, pick_centres
 
 #: The network training starts from (``topaz train``'s default: resnet8, 32 units, pretrained).
 START_MODEL = "resnet8_u32"
@@ -129,6 +129,7 @@ class _Plan:
     train: list[str]
     test: list[str]
     ignored: int
+    off_micrograph: int = 0
 
     @property
     def fingerprint_extra(self) -> dict:
@@ -139,16 +140,36 @@ def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     names, apix = read_micrographs(project, params.micrographs_star)
     geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
     given = particle_centres(project, params.particles_star, apix) if params.particles_star \
-        else pick_centres(project, params.coords_star)
-    source = params.particles_star or params.coords_star
-    centres = {m: given[m] for m in names if m in given and len(given[m])}
-    if not centres:
-        raise BadInputError(f"{source}: none of its particles lie on the micrographs of {params.micrographs_star}")
+        else pick_centres(project, params.coords_star, set(names))
+    centres, off = _training_centres(params, project, names, given)
     used = [m for m in names if m in centres]
     split = split_micrographs([len(centres[m]) for m in used], params.test_ratio, params.seed)
-    ignored = sum(len(v) for m, v in given.items() if m not in centres)
+    ignored = sum(len(v) for m, v in given.items() if m not in names)
     resolve_device(params.device)
-    return _Plan(names, centres, apix, geometry, [used[i] for i in split.train], [used[i] for i in split.test], ignored)
+    return _Plan(names, centres, apix, geometry, [used[i] for i in split.train], [used[i] for i in split.test], ignored,
+                 off)
+
+
+def _training_centres(params: Params, project: ProjectPaths, names: list[str],
+                      given: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+    """The particles to train on: those on micrographs of the micrographs STAR, and on the micrograph itself.
+
+    Raises
+    ------
+    BadInputError
+        None is left; the message says whether the input names other micrographs or its particles
+        lie off theirs.
+    """
+    source = params.particles_star or params.coords_star
+    named = {m: given[m] for m in names if m in given}
+    if not named:
+        raise BadInputError(f"{source}: names none of the micrographs of {params.micrographs_star}, so none of its "
+                            f"particles lie on them")
+    centres, off = on_micrograph(project, {m: xy for m, xy in named.items() if len(xy)})
+    if not centres:
+        raise BadInputError(f"{source}: none of its particles lie on the micrographs of {params.micrographs_star}"
+                            + (f" ({off} lie off the micrograph they are listed for)" if off else ""))
+    return centres, off
 
 
 def _labelled(ctx: StageContext, name: str, xy: np.ndarray, downscale: int) -> LabelledMicrograph:
@@ -247,7 +268,8 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     n_train = sum(len(plan.centres[m]) for m in plan.train)
     n_test = sum(len(plan.centres[m]) for m in plan.test)
     ctx.log(f" + Topaz training on {len(plan.train)} micrographs ({n_train} particles), "
-            f"{len(plan.test)} held out ({n_test}); {plan.ignored} particles on other micrographs ignored")
+            f"{len(plan.test)} held out ({n_test}); {plan.ignored} particles on other micrographs ignored, "
+            f"{plan.off_micrograph} off their micrograph left out")
     ctx.log(f" + pixel size {plan.pixel_size_angstrom:g} A, diameter {p.particle_diameter_angstrom:g} A: binning "
             f"{g.downscale}, training radius {g.train_radius_px} px (binned); {p.nr_epochs} epochs x {p.epoch_size} "
             f"updates of {p.minibatch_size} crops from {p.start_model} on {device}")
