@@ -21,6 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 from PIL import Image
 
+from cryopick.io.atomic import atomic_path
 from cryopick.io.mrc import read_header, read_mrc
 from cryopick.io.columns import read_table
 from cryopick.io.coords import read_coordinate_list, read_coordinates
@@ -156,9 +157,10 @@ def preload() -> None:
 
 
 def _save(fig, out_png: Path) -> None:
-    """Write a figure as PNG (fast zlib level: the pictures are noisy and compress little anyway)."""
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, pil_kwargs={"compress_level": 1})
+    """Write a figure as PNG (fast zlib level: the pictures are noisy and compress little anyway), atomically:
+    it goes into a finished job directory, which a flow killed while drawing must not leave a broken picture in."""
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 1})
 
 
 def _line_count(path: Path) -> int:

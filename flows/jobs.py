@@ -3,7 +3,9 @@
 The job directory allocated for a cache key is remembered under ``.cryopick/jobs/<key>.json``.
 A retry of the task (same key) and a re-run after a crash reuse that directory, so the stage
 continues per micrograph instead of starting a new job number; a key whose directory was
-deleted gets a new number.
+deleted gets a new number. The record is written under the pipeline lock before the directory
+is created, so a flow killed while allocating leaves either nothing (the number is given again)
+or a directory its key finds again — never an empty job directory that nothing claims.
 
 Two flow runs of one project may reach the same job (same key) at once. :func:`claimed_job`
 holds the key's lock (``.cryopick/jobs/<key>.lock``, ``flock``; released by the kernel if the
@@ -48,10 +50,12 @@ def job_dir_for(project_root: str | os.PathLike, job_type: str, key: str) -> tup
             job_dir = ""
         if job_dir and job_dir.startswith(f"{job_type}/") and (root / job_dir).is_dir():
             return job_dir, True
-    job_dir = allocate_job(root, job_type)
     record.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(record, json.dumps({"job_dir": job_dir, "job_type": job_type}) + "\n")
-    return job_dir, False
+
+    def remember(job_dir: str) -> None:  # before the directory exists: a flow killed in between leaves no orphan
+        write_text_atomic(record, json.dumps({"job_dir": job_dir, "job_type": job_type}) + "\n")
+
+    return allocate_job(root, job_type, reserve=remember), False
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Services map them to gRPC status codes (see ``services/runtime/errors.py``):
 ``BadInputError`` -> INVALID_ARGUMENT, ``MissingFileError`` -> NOT_FOUND,
-``DependencyError`` -> FAILED_PRECONDITION, ``ResourceError`` -> RESOURCE_EXHAUSTED.
+``DependencyError`` -> FAILED_PRECONDITION, ``ResourceError`` (and ``DiskFullError``) -> RESOURCE_EXHAUSTED.
 Messages name the file and the problem in words a microscopist understands.
 """
 
@@ -27,6 +27,13 @@ class DependencyError(CryopickError, RuntimeError):
 
 class ResourceError(CryopickError, MemoryError):
     """Not enough memory (or another resource) to do the job."""
+
+
+class DiskFullError(ResourceError):
+    """A write failed for lack of space (ENOSPC, EDQUOT, EFBIG); the message names the file.
+
+    Not a problem of one micrograph: a job stops at the first one instead of skipping items.
+    """
 
 
 class Cancelled(CryopickError):

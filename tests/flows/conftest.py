@@ -60,7 +60,7 @@ def make_project():
     return make
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def quick_class2d():
     """A short Class2D for flow tests (the tutorial's 50 classes x 25 iterations is for benchmarks)."""
     from cryopick.flows.params import Class2dParams
@@ -68,7 +68,7 @@ def quick_class2d():
     return Class2dParams(nr_classes=2, nr_iter=1, threads=2)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def quick_chain(quick_class2d):
     """Flow parameters for a short whole chapter: the short Class2D, at least one class passed on
     (two classes after one iteration may all score low), one short Topaz epoch."""

@@ -12,6 +12,7 @@ from typing import Mapping
 import numpy as np
 
 from cryopick.errors import BadInputError
+from cryopick.io.atomic import disk_errors, is_temporary, remove_temporaries
 from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import list_table, write_star
 
@@ -152,7 +153,15 @@ class JobDir:
         """Names in the job directory other than its bookkeeping files (what a run produced)."""
         if not self.path.is_dir():
             return []
-        return sorted(p.name for p in self.path.iterdir() if p.name not in BOOKKEEPING and not p.name.startswith(".cryopick"))
+        return sorted(p.name for p in self.path.iterdir()
+                      if p.name not in BOOKKEEPING and not p.name.startswith(".cryopick") and not is_temporary(p.name))
+
+    def remove_temporaries(self) -> list[Path]:
+        """Delete temporary files a killed run left behind (:func:`cryopick.io.atomic.remove_temporaries`).
+
+        Called when the job starts (again): a job directory has one writer, its running job.
+        """
+        return remove_temporaries(self.path) if self.path.is_dir() else []
 
     def clear_markers(self) -> None:
         for marker in MARKERS:
@@ -163,12 +172,14 @@ class JobDir:
         """Start (or restart) the job: clear stale markers, append note.txt, write job.star."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.clear_markers()
-        with open(self.output("note.txt"), "a") as fh:
+        note = self.output("note.txt")
+        with disk_errors(note), open(note, "a") as fh:
             fh.write(f"\n ++++ Executing new job on {time.ctime()}\n")
             fh.write(" ++++ with the following command(s): \n")
             fh.write(f"{command}\n ++++ \n")
-        self.output("run.out").touch()
-        self.output("run.err").touch()
+        for name in ("run.out", "run.err"):
+            with disk_errors(self.file(name)):
+                self.output(name).touch()
         write_star(
             self.output("job.star"),
             {
@@ -182,18 +193,22 @@ class JobDir:
 
     def log(self, line: str) -> None:
         """Append a line to run.out."""
-        with open(self.output("run.out"), "a") as fh:
-            fh.write(line.rstrip("\n") + "\n")
+        self._append("run.out", line)
 
     def log_error(self, line: str) -> None:
         """Append a line to run.err."""
-        with open(self.output("run.err"), "a") as fh:
+        self._append("run.err", line)
+
+    def _append(self, name: str, line: str) -> None:
+        path = self.output(name)
+        with disk_errors(path), open(path, "a") as fh:
             fh.write(line.rstrip("\n") + "\n")
 
     def mark(self, marker: str) -> None:
         """Touch one exit marker (SUCCESS, FAILURE or ABORTED), removing the others."""
         self.clear_markers()
-        self.output(marker).touch()
+        with disk_errors(self.file(marker)):
+            self.output(marker).touch()
 
 
 def _option_text(value: object) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cryopick.errors import BadInputError
 from cryopick.io import nodes
 from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
 from cryopick.io.mrc import read_header
@@ -31,7 +32,7 @@ from cryopick.io.paths import ProjectPaths
 from cryopick.picking.log import LoGParams, LoGPicker
 from cryopick.stages.autopick_reports import mean_fom_chart, write_autopick_reports
 from cryopick.stages.base import Stage, StageContext, StageResult, read_micrographs
-from cryopick.stages.fields import input_file, param, runtime
+from cryopick.stages.fields import input_file, label_of, param, runtime
 
 SUFFIX = "_autopick.star"
 
@@ -88,7 +89,17 @@ class Params:
         )
 
     def validate(self) -> None:
-        """Rules between fields (the picker's own checks, at a placeholder pixel size)."""
+        """Rules between fields (the picker's own checks, at a placeholder pixel size).
+
+        Raises
+        ------
+        BadInputError
+            The minimum diameter above the maximum (naming both by flag), or another inconsistency.
+        """
+        if self.diameter_min_angstrom > self.diameter_max_angstrom:
+            raise BadInputError(f"{label_of(Params, 'diameter_min_angstrom')} = {self.diameter_min_angstrom:g} Å is "
+                                f"larger than the maximum, {label_of(Params, 'diameter_max_angstrom')} = "
+                                f"{self.diameter_max_angstrom:g} Å")
         self.log_params(self.pixel_size_angstrom or 1.0).validate()
 
 
@@ -177,9 +188,10 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     )
     ctx.require_items(outcome)
     done = outcome.done
-    write_coordinate_list(ctx.job.output("autopick.star"), [d.micrograph for d in done], [d.coord_file for d in done])
     write_autopick_reports(ctx, [d.micrograph for d in done], [d.fom for d in done], "LoG response",
                            mean_fom_chart([d.fom for d in done]))
+    # the coordinate list last: a job that fails before it (e.g. on a full disk) has no output node that looks finished
+    write_coordinate_list(ctx.job.output("autopick.star"), [d.micrograph for d in done], [d.coord_file for d in done])
     total = int(sum(len(d.fom) for d in done))
     ctx.log(f" + Picked {total} particles on {len(done)} micrographs; written {ctx.job.rel}autopick.star")
     all_fom = np.concatenate([d.fom for d in done])

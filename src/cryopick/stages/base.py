@@ -29,7 +29,13 @@ and :meth:`Stage.run` does, in this order:
    listed, and the job fails unless ``skip_failed_micrographs`` is set.
 6. **Finish**: ``RELION_OUTPUT_NODES.star``, the pipeline *Succeeded* with the output nodes,
    then ``RELION_JOB_EXIT_SUCCESS`` last. On cancellation: ``RELION_JOB_EXIT_ABORTED`` and
-   *Aborted*; on any error: ``RELION_JOB_EXIT_FAILURE``, the message in ``run.err``, *Failed*.
+   *Aborted*; on any error: ``RELION_JOB_EXIT_FAILURE``, the message in ``run.err``, *Failed*
+   (each as far as the disk allows: a full disk fails the job with
+   :class:`~cryopick.errors.DiskFullError` naming the file, never with a half-written one).
+
+A run that was killed leaves its job directory unfinished (no exit marker) and perhaps some
+temporary files (``.<name>.tmp<pid>``); running the job again with the same parameters removes
+those and continues it (step 3).
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 
 import numpy as np
 
-from cryopick.errors import BadInputError, Cancelled, CryopickError, DependencyError, MissingFileError, PartialFailure
+from cryopick.errors import (BadInputError, Cancelled, CryopickError, DependencyError, DiskFullError, MissingFileError,
+                             PartialFailure)
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.jobdir import ABORTED, FAILURE, SUCCESS, JobDir, checked_post_path
 from cryopick.io.mrc import read_header, read_mrc
@@ -220,8 +227,8 @@ class StageContext:
         """Run ``work`` on every item in ``threads`` threads; report and log in input order.
 
         A :class:`~cryopick.errors.CryopickError` fails that item only (logged to run.err; its
-        message names the item, see :func:`naming_item`); :class:`Cancelled` stops the job; any
-        other exception is a bug and fails the job.
+        message names the item, see :func:`naming_item`); :class:`Cancelled` and
+        :class:`~cryopick.errors.DiskFullError` stop the job; any other exception is a bug and fails the job.
         """
         done: list[R] = []
         failures: dict[str, str] = {}
@@ -239,7 +246,7 @@ class StageContext:
                     label = name(item)
                     try:
                         res = fut.result()
-                    except Cancelled:
+                    except (Cancelled, DiskFullError):  # stop the job: not a problem of this item
                         raise
                     except CryopickError as exc:
                         exc = naming_item(exc, label)
@@ -435,26 +442,33 @@ class Stage:
         reuse = _check_fingerprint(job, fingerprint)
         inputs = _input_nodes(params, project)
         is_continue = job.file("job.star").exists()
+        job.remove_temporaries()  # of a run that was killed while writing
         _remove_previous_outputs(job)
         options = {**F.job_options(params), **(self.job_options(params) if self.job_options else {})}
-        job.begin(F.command_line(spec.name, params, job_rel), label, options, is_continue=is_continue)
-        write_text_atomic(job.output(FINGERPRINT_FILE), json.dumps(fingerprint, sort_keys=True) + "\n")
-        register_job(project.root, job_rel, label, "Running", inputs=inputs)
-        ctx = StageContext(spec, params, project, job, progress or no_progress, cancel, reuse)
+        result = None
         try:
+            job.begin(F.command_line(spec.name, params, job_rel), label, options, is_continue=is_continue)
+            write_text_atomic(job.output(FINGERPRINT_FILE), json.dumps(fingerprint, sort_keys=True) + "\n")
+            register_job(project.root, job_rel, label, "Running", inputs=inputs)
+            ctx = StageContext(spec, params, project, job, progress or no_progress, cancel, reuse)
             ctx.check_cancel()
             result = self.execute(ctx, plan)
             _check_result(spec, params, result)
             _write_output_nodes(job, result.output_nodes)
             register_job(project.root, job_rel, label, "Succeeded", inputs=inputs, outputs=result.output_nodes)
+            job.mark(SUCCESS)
         except BaseException as exc:
+            # best effort: on a full disk these writes may fail too, and must not hide ``exc``
             aborted = isinstance(exc, Cancelled)
-            job.log_error(f"{'ABORTED' if aborted else 'ERROR'}: {exc}")
-            job.mark(ABORTED if aborted else FAILURE)
+            if result is not None:  # failed while finishing (e.g. disk full): its output nodes must not look finished
+                _remove_outputs(job, [n for n, _ in result.output_nodes])
+            with contextlib.suppress(Exception):
+                job.log_error(f"{'ABORTED' if aborted else 'ERROR'}: {exc}")
+            with contextlib.suppress(Exception):
+                job.mark(ABORTED if aborted else FAILURE)
             with contextlib.suppress(Exception):
                 register_job(project.root, job_rel, label, "Aborted" if aborted else "Failed", inputs=inputs)
             raise
-        job.mark(SUCCESS)
         return result
 
 
@@ -511,12 +525,18 @@ def _remove_previous_outputs(job: JobDir) -> None:
         return
     with contextlib.suppress(CryopickError):
         table = read_star_raw(listing).get("output_nodes")
-        for node in (table.columns.get("rlnPipeLineNodeName", []) if table is not None else []):
-            rel = str(node)
-            if rel.startswith(job.rel):
-                with contextlib.suppress(CryopickError, OSError):
-                    job.output(rel[len(job.rel):]).unlink(missing_ok=True)
+        _remove_outputs(job, [str(n) for n in (table.columns.get("rlnPipeLineNodeName", []) if table is not None else [])])
     listing.unlink(missing_ok=True)
+
+
+def _remove_outputs(job: JobDir, nodes: Sequence[str]) -> None:
+    """Delete the project-relative output ``nodes`` that lie in ``job`` (and its node listing), best effort."""
+    for rel in nodes:
+        if rel.startswith(job.rel):
+            with contextlib.suppress(CryopickError, OSError):
+                job.output(rel[len(job.rel):]).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        job.file(OUTPUT_NODES_FILE).unlink(missing_ok=True)
 
 
 def _check_result(spec: StageSpec, params: Any, result: StageResult) -> None:

@@ -23,6 +23,7 @@ sampling?" is not implemented (refused); all optics groups must share box and pi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -236,6 +237,50 @@ def from_arrays(a: files.ModelArrays, grid: Any, settings: Any, n_groups: int, n
     )
 
 
+def checkpoint_arrays(model: Any, state: ParticleState, changes: dict) -> dict[str, np.ndarray]:
+    """The classifier's model and particle state, exactly, as named arrays (:func:`files.write_checkpoint`)."""
+    import torch
+
+    out: dict[str, np.ndarray] = {}
+    tensors = []
+    for f in dataclasses.fields(model):
+        value = getattr(model, f.name)
+        if torch.is_tensor(value):
+            out[f"model.{f.name}"] = value.detach().cpu().numpy()
+            tensors.append(f.name)
+        else:
+            out[f"model.{f.name}"] = np.asarray(value)
+    out["model_tensors"] = np.array(tensors, dtype=str)
+    for f in dataclasses.fields(state):
+        out[f"state.{f.name}"] = np.asarray(getattr(state, f.name))
+    for key, value in (changes or {}).items():
+        out[f"changes.{key}"] = np.asarray(value, dtype=np.float64)
+    return out
+
+
+def from_checkpoint(arrays: dict[str, np.ndarray] | None, grid: Any, n_particles: int) -> tuple[Any, ParticleState, dict] | None:
+    """``(model, state, changes)`` from :func:`checkpoint_arrays`'s output; None if it does not fit this job."""
+    import torch
+
+    from cryopick.classification.model import Model
+
+    if arrays is None or "model_tensors" not in arrays:
+        return None
+    tensors = {str(x) for x in arrays["model_tensors"]}
+    try:
+        kw = {}
+        for f in dataclasses.fields(Model):
+            a = arrays[f"model.{f.name}"]
+            kw[f.name] = torch.as_tensor(a, device=grid.device) if f.name in tensors else (a.item() if a.ndim == 0 else a)
+        state = ParticleState(**{f.name: arrays[f"state.{f.name}"] for f in dataclasses.fields(ParticleState)})
+    except KeyError:
+        return None
+    if len(state.klass) != n_particles:
+        return None
+    changes = {k[len("changes."):]: float(v) for k, v in arrays.items() if k.startswith("changes.")}
+    return Model(**kw), state, changes
+
+
 def _changes(before: Any, after: Any, pixel: float, smallest: dict) -> dict:
     """rlnChangesOptimal* between two iterations and the smallest so far (RELION's bookkeeping)."""
     n = len(after.klass)
@@ -292,20 +337,31 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
 
     def write(iteration: int, model: Any, state: Any) -> str:
         info.perturbation = float(getattr(model, "sampling_perturbation", 0.0))
-        return files.write_iteration(ctx.job, iteration, p.nr_iter, to_arrays(model), state, info,
-                                     ps.optics, ps.rows, ps.group, ps.group_names, ps.pixel_size_angstrom, p.tau2_fudge)
+        files.write_checkpoint(ctx.job, iteration, checkpoint_arrays(model, state, info.changes))  # before the optimiser
+        optimiser = files.write_iteration(ctx.job, iteration, p.nr_iter, to_arrays(model), state, info,
+                                          ps.optics, ps.rows, ps.group, ps.group_names, ps.pixel_size_angstrom,
+                                          p.tau2_fudge)
+        # the previous iteration's is kept too: a re-run of a finished job removes its output nodes (this
+        # iteration's data and optimiser files) first, and resumes from the iteration before
+        files.remove_checkpoints(ctx.job, before=iteration - 1)
+        return optimiser
 
-    resume = plan.continued
+    resume, exact = plan.continued, None
     if resume is None and ctx.reuse:
         last = _last_complete_iteration(ctx)
         if last is not None:
             resume = files.read_continued(ctx.project, last, ps.box_px)
-            ctx.log(f" + resuming after iteration {resume.iteration} ({last})")
+            exact = from_checkpoint(files.read_checkpoint(ctx.job, resume.iteration), grid, ps.n)
+            ctx.log(f" + resuming after iteration {resume.iteration} ({last}"
+                    f"{', from its exact checkpoint' if exact else ''})")
     if resume is not None:
-        model = from_arrays(resume.model, grid, settings, len(ps.group_names), int(ps.optics_index.max()) + 1)
-        state = resume.state
+        if exact is not None:  # a killed run of this job: exactly where it was
+            model, state, info.changes = exact
+        else:  # --continue, or no checkpoint: from the STAR files' rounded values, as relion_refine does
+            model = from_arrays(resume.model, grid, settings, len(ps.group_names), int(ps.optics_index.max()) + 1)
+            state = resume.state
+            info.changes = dict(resume.changes)
         first = resume.iteration + 1
-        info.changes = dict(resume.changes)
         optimiser = f"{ctx.job.rel}{files.iteration_name(resume.iteration, 'optimiser.star')}"
         if plan.continued is not None:
             optimiser = write(resume.iteration, model, state)

@@ -13,12 +13,20 @@ Per iteration ``NNN`` (relion_spec.md §4.12), under the job's output root ``run
   in its header (which ``relion_refine --continue`` re-parses). Written last: an iteration
   whose optimiser file exists is complete.
 
+Beside them, hidden from RELION, ``.cryopick_resume_itNNN.npz``: the iteration's model and
+particle state exactly as the classifier holds them (written before the optimiser file; those
+before the previous iteration are removed after it). A job killed and run again resumes from it, so the
+result is byte-identical to an uninterrupted run; the STAR files alone (``--continue``, as
+relion_refine does) hold rounded values, after which later iterations drift (a few particles
+change class).
+
 Everything here is numpy: the classifier's tensors are converted by the stage.
 """
 
 from __future__ import annotations
 
 import math
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -448,3 +456,39 @@ def read_continued(project: ProjectPaths, optimiser_rel: str, box: int) -> Conti
     )
     changes = {lab: float(str(opt.columns[lab][0])) for lab in opt.columns if lab.startswith("rlnSmallestChanges")}
     return Continued(iteration, model, state, [str(v) for v in rows["rlnImageName"]], changes)
+
+
+# ----------------------------------------------------------------------------- exact checkpoints
+
+#: ``.cryopick_resume_itNNN.npz``: one iteration's exact model and particle state (module docstring).
+CHECKPOINT = ".cryopick_resume_it{:03d}.npz"
+
+
+def write_checkpoint(job, iteration: int, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` (name -> array, no objects) as iteration ``iteration``'s checkpoint, atomically and
+    byte-reproducibly (an ``.npz`` whose members carry a fixed date)."""
+    with atomic_path(job.output(CHECKPOINT.format(iteration))) as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as z:
+            for name in sorted(arrays):
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with z.open(info, "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asarray(arrays[name]), allow_pickle=False)
+
+
+def read_checkpoint(job, iteration: int) -> dict[str, np.ndarray] | None:
+    """Iteration ``iteration``'s checkpoint, or None if there is none (or it is unreadable)."""
+    path = job.file(CHECKPOINT.format(iteration))
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {name: z[name] for name in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def remove_checkpoints(job, before: int) -> None:
+    """Delete the checkpoints of iterations before ``before``."""
+    for path in job.path.glob(".cryopick_resume_it[0-9][0-9][0-9].npz"):
+        if int(path.name[len(".cryopick_resume_it"):][:3]) < before:
+            path.unlink(missing_ok=True)

@@ -237,11 +237,12 @@ def _execute(ctx: StageContext, plan: _Plan) -> StageResult:
     outcome = _pick_all(ctx, plan)
     ctx.require_items(outcome)
     done = outcome.done
-    write_coordinate_list(ctx.job.output("autopick.star"), [d.micrograph for d in done], [d.coord_file for d in done])
     good = np.array([float((d.fom > GOOD_FOM).sum()) for d in done])
     write_autopick_reports(ctx, [d.micrograph for d in done], [d.fom for d in done], "Topaz score",
                            BarChart(f"Picks with FOM > {GOOD_FOM:g} per micrograph", "micrograph (input order)",
                                     "picks", good))
+    # the coordinate list last: a job that fails before it (e.g. on a full disk) has no output node that looks finished
+    write_coordinate_list(ctx.job.output("autopick.star"), [d.micrograph for d in done], [d.coord_file for d in done])
     total = int(sum(len(d.fom) for d in done))
     all_fom = np.concatenate([d.fom for d in done]) if done else np.zeros(0)
     ctx.log(f" + Picked {total} particles on {len(done)} micrographs; written {ctx.job.rel}autopick.star")
