@@ -153,7 +153,10 @@ class JobContentPolicy(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> Optional[str]:
-        key = key_for_inputs(self.step, self.stage_module, inputs, self._service_code(inputs["project"]))
+        service_code = self._service_code(inputs["project"])
+        key = key_for_inputs(self.step, self.stage_module, inputs, service_code)
+        if service_code == UNREACHABLE:
+            _KEYS_WITHOUT_SERVICE_CODE.add(key)
         project_root = inputs["project"].project_dir
         if drop_stale_record(project_root, key):
             get_logger("cryopick.flows").info(
@@ -170,7 +173,22 @@ class JobContentPolicy(CachePolicy):
             address = resolve_address(self.role, project.services.model_dump())
         except ServiceCallError:
             return "no-address"  # the task itself reports the missing address
-        return service_code_version(address, self.stage_module)
+        return service_code_version(address, self.stage_module, timeout_s=project.connect_timeout_s)
+
+
+#: What :func:`~cryopick.flows.client.service_code_version` says of a service that did not answer.
+UNREACHABLE = "unreachable"
+_KEYS_WITHOUT_SERVICE_CODE: set[str] = set()
+
+
+def key_lacks_service_code(key: str) -> bool:
+    """True if ``key`` was computed while its service did not answer with its code version.
+
+    Such a key is not the job's: a task must not give it a job directory, but fail transiently,
+    so its retry computes the key again once the service answers (a key that changed from one
+    attempt to the next would abandon the half-done job directory of the first).
+    """
+    return key in _KEYS_WITHOUT_SERVICE_CODE
 
 
 def input_files_of(files: Mapping[str, Any]) -> list[str]:

@@ -157,14 +157,16 @@ def service_code_version(address: str, stage_module: str, timeout_s: float = 30.
     """The code version the service at ``address`` runs for ``stage_module`` (``cryopick.v1.InfoService``).
 
     Waits up to ``timeout_s`` for a restarting service. Never raises: a service that cannot say
-    gives ``"unreachable"``, ``"no-info-service"`` (an older build) or ``"stage-not-served"``, so
-    the cache key differs from any key computed while the service answered.
+    gives ``"unreachable"`` (down, or not up within ``timeout_s``: the task retries before it takes a
+    job directory, see :func:`cryopick.flows.caching.key_lacks_service_code`), ``"no-info-service"``
+    (an older build), ``"stage-not-served"`` or ``"tls-config-error"``, so the cache key differs from
+    any key computed while the service answered.
     """
     try:
         info = common_pb2_grpc.InfoServiceStub(channel_for(address)).Describe(
             common_pb2.DescribeRequest(), timeout=timeout_s, wait_for_ready=True)
     except TlsConfigError:
-        return "unreachable"
+        return "tls-config-error"  # the job's own call reports it, as a permanent error
     except grpc.RpcError as exc:
         return "no-info-service" if exc.code() == grpc.StatusCode.UNIMPLEMENTED else "unreachable"
     return info.stage_code_versions.get(stage_module, "stage-not-served")

@@ -22,7 +22,7 @@ from prefect.transactions import get_transaction
 from pydantic import BaseModel, ConfigDict
 
 from cryopick.flows import artifacts
-from cryopick.flows.caching import RESULTS_DIR, JobContentPolicy, key_for_inputs
+from cryopick.flows.caching import RESULTS_DIR, JobContentPolicy, key_for_inputs, key_lacks_service_code
 from cryopick.flows.client import ProgressEvent, ServiceCallError, StepNotAvailable, call_job, request_message, resolve_address
 from cryopick.flows.jobs import claimed_job, release_job_dir
 from cryopick.flows.params import FlowStep, ServiceAddresses
@@ -144,6 +144,9 @@ def run_step(step: FlowStep, project: ProjectRef, files: dict[str, str], params:
     key = txn.key if txn is not None and txn.key else key_for_inputs(step.title, spec.module_name, inputs)
     root = Path(project.project_dir)
     address = resolve_address(spec.role, project.services.model_dump())
+    if key_lacks_service_code(key):  # no job directory for a key that will change once the service answers
+        raise ServiceCallError(step.title, spec.role, "UNAVAILABLE",
+                               f"the service at {address} did not say which code version it runs (is it up?)")
     with claimed_job(root, spec.job_type, key) as claim:
         if claim.finished is not None:
             logger.info("%s: %s was finished by a concurrent run of this project; using its result",

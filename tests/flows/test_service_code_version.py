@@ -81,3 +81,42 @@ def test_a_service_restarted_with_other_code_runs_its_jobs_again(services, servi
         assert again == {k: (d, True) for k, (d, _) in first.items()}
     finally:
         current.stop()
+
+
+def test_a_service_that_does_not_say_its_code_version_gets_no_job_directory(prefect_harness, services_root,
+                                                                           make_project):
+    """A key computed while the service was down is not the job's: the attempt fails (transient,
+    so a retry computes the key again) before it takes a job directory, and nothing is left behind."""
+    import socket
+
+    from prefect import flow
+
+    from cryopick.flows.caching import key_lacks_service_code
+    from cryopick.flows.params import STEPS, FinalExtractParams, ServiceAddresses
+    from cryopick.flows.tasks import ProjectRef, for_project, job_task
+
+    project = make_project(services_root, "nocodeversion", n_mics=1, seed=3)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{s.getsockname()[1]}"
+    ref = ProjectRef(project_dir=str(project), service_project="nocodeversion",
+                     services=ServiceAddresses(extractor=dead), connect_timeout_s=1.0)
+    step = STEPS["final_extract"]
+    files = {"micrographs_star": "CtfFind/job003/micrographs_ctf.star", "coords_star": "AutoPick/job001/autopick.star"}
+    params = FinalExtractParams()
+    task_obj = for_project(job_task(step), ref).with_options(retries=0)
+
+    @flow
+    def one_step():
+        return task_obj(project=ref, params=params, files=files, return_state=True)
+
+    state = one_step(return_state=True)
+    assert state.is_failed()
+    with pytest.raises(Exception, match="did not say which code version") as info:
+        state.result()
+    assert info.value.transient
+    assert not (project / "Extract").exists()  # no job directory allocated for the unstable key
+    policy = task_obj.cache_policy
+    key = policy.compute_key(None, {"project": ref, "params": params, "files": files}, {})
+    assert key_lacks_service_code(key)
+    assert not (project / ".cryopick" / "jobs" / f"{key}.json").exists()
