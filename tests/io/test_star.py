@@ -152,3 +152,13 @@ def test_referenced_files_are_the_values_of_file_labels(tmp_path):
     assert referenced_files(path) == ["Extract/job007/a.mrcs", "M/a.mrc", "M/a.ctf"]
     (tmp_path / "bad.star").write_text("not a star file\n")
     assert referenced_files(tmp_path / "bad.star") == []
+
+
+def test_as_written_equals_what_reading_the_written_file_gives(tmp_path):
+    from cryopick.io.star import as_written
+
+    values = np.array([-1.2345678, 0.00012345678, 3.9999996, -123456.789, 7.0])
+    write_star(tmp_path / "v.star", {"": {"rlnAutopickFigureOfMerit": values}})
+    back = read_star(tmp_path / "v.star")[""]["rlnAutopickFigureOfMerit"]
+    assert np.array_equal(as_written(values), np.asarray(back, dtype=np.float64))
+    assert not np.array_equal(as_written(values), values)  # rounded: a threshold from the raw values may differ

@@ -352,6 +352,22 @@ def format_double(v: float) -> str:
     return f"{v:12.5f}" if v < 0 else f"{v:12.6f}"
 
 
+def as_written(values: np.ndarray) -> np.ndarray:
+    """``values`` as a STAR file written by :func:`write_star` holds them (rounded by :func:`format_double`).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n,)
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        What reading the file back gives: a threshold computed from these selects exactly what a
+        reader of the file (extraction's ``--min-fom``) selects with it.
+    """
+    return np.array([float(format_double(v)) for v in np.asarray(values, dtype=np.float64).ravel()], dtype=np.float64)
+
+
 _WHITESPACE = re.compile(r"\s")  # the characters str.isspace() accepts (both use Py_UNICODE_ISSPACE)
 
 

@@ -34,6 +34,7 @@ from cryopick.errors import BadInputError, MissingFileError
 from cryopick.io import nodes
 from cryopick.io.coords import picks_columns, read_coordinates, write_coordinate_list, write_coordinates
 from cryopick.io.paths import ProjectPaths
+from cryopick.io.star import as_written
 from cryopick.io.topaz_model import DEFAULT_PRETRAINED, PRETRAINED, load_pretrained, load_sav
 from cryopick.precision import Precision, resolve_precision
 from cryopick.picking.topaz_geometry import TopazGeometry
@@ -204,7 +205,7 @@ def _pick_all(ctx: StageContext, plan: _Plan) -> list:
             picks = picks_from_scores(score_map(plan.model, image, plan.device), g.pick_radius_px,
                                       ctx.params.threshold, g.downscale)
             write_coordinates(path, picks_columns(picks.x_px, picks.y_px, picks.score))
-            return _Done(name, rel, picks.score.astype(float))
+            return _Done(name, rel, as_written(picks.score))  # what extraction will read and threshold
 
         return ctx.for_each(list(enumerate(todo)), work, name=lambda it: it[1][0], threads=1,
                             note=lambda d: f"{len(d.fom)} picks")
