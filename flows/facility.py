@@ -25,6 +25,7 @@ from cryopick.flows.params import (
     ServiceAddresses,
     TopazPickingParams,
 )
+from cryopick.flows.placeholder import refused_run
 from cryopick.flows.tasks import ProjectRef, node
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.optics import micrograph_names
@@ -65,17 +66,29 @@ def facility_picking(
     services: ServiceAddresses = ServiceAddresses(),
     service_project: str = "",
 ) -> Any:
-    """Pick and extract the micrographs of ``micrographs_star`` that no earlier run processed.
+    """Pick and extract the micrographs of micrographs_star that no earlier run processed.
 
-    Parameters
-    ----------
-    project_dir : str
-        The RELION project (as this flow's machine sees it).
-    micrographs_star : str
-        The growing micrographs STAR (e.g. the output of on-the-fly CTF estimation).
-    picker : "log" | "topaz"
-        LoG picking with ``log_picking``, or Topaz with ``topaz_model`` (project-relative .sav).
+    (Google style: the Prefect UI shows these as the parameters' descriptions.)
+
+    Args:
+        project_dir: The RELION project directory, as the machine running this flow sees it.
+        micrographs_star: The growing micrographs STAR, relative to the project (e.g. the output
+            of on-the-fly CTF estimation).
+        picker: log: LoG picking with log_picking. topaz: Topaz picking with topaz_model.
+        log_picking: Laplacian-of-Gaussian auto-picking job (picker log).
+        topaz_model: Project-relative Topaz model (.sav) for picker topaz; "" = the pretrained network.
+        topaz_picking: Topaz picking job (picker topaz).
+        extract: Particle extraction job of the new picks.
+        services: host:port of each service; an empty field uses CRYOPICK_<ROLE>_ADDRESS.
+        service_project: The project's path relative to the services' --project-root ("" = the
+            root itself). Set it when the project lies under that root.
+
+    Returns:
+        The run's report with new_micrographs (how many were processed) and new_micrographs_star.
+        A run on the deployment's placeholder project ends Cancelled before any job.
     """
+    if (refusal := refused_run(project_dir)) is not None:
+        return refusal
     logger = get_run_logger()
     project = ProjectRef(project_dir=os.path.abspath(project_dir), service_project=service_project, services=services)
     processed = processed_selections(project.project_dir)

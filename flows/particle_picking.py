@@ -35,6 +35,7 @@ from cryopick.flows.params import (
     TopazPickingParams,
     TopazTrainingParams,
 )
+from cryopick.flows.placeholder import refused_run
 from cryopick.flows.tasks import ProjectRef, node
 from cryopick.io.topaz_model import BEST_MODEL
 from cryopick.stages.presets import TUTORIAL
@@ -68,34 +69,38 @@ def particle_picking(
 ) -> Any:
     """Pick particles in a RELION project, following the tutorial.
 
-    Parameters
-    ----------
-    project_dir : str
-        The RELION project directory (as this flow's machine sees it).
-    micrographs_star : str
-        Project-relative CTF-corrected micrographs STAR.
-    subsets, log_picking, extract, class2d, auto_select, topaz_training, topaz_picking, final_extract
-        Job parameters (defaults: the tutorial's values, cryopick.stages.presets.TUTORIAL).
-    services : ServiceAddresses
-        Service addresses; empty fields come from ``CRYOPICK_<ROLE>_ADDRESS``.
-    service_project : str
-        The project relative to the services' ``--project-root`` ("" = the root itself).
-    topaz_route : str
-        ``selected_classes`` (the tutorial): Topaz trains on the particles of the good 2D classes.
-        ``log_picks``: Topaz trains on the LoG picks of the training subset (no 2D classification).
-        ``pretrained`` (the tutorial's shortcut): every micrograph is picked with Topaz's pretrained
-        network straight away, with no LoG, 2D or training steps.
-    final_threshold : str
-        ``min_fom`` (the tutorial): the final extraction keeps picks above ``final_extract.min_fom``
-        (-3). ``expected_count``: above the FOM that keeps ``topaz_picking.nr_particles_per_micrograph``
-        picks per micrograph on average (the Topaz picking job's ``fom_at_expected_count``); for a
-        retrained network, whose scores are not on the pretrained network's scale.
+    (Google style, unlike the rest of cryopick: the Prefect UI shows these as the parameters'
+    descriptions, and Prefect reads only this style.)
 
-    Returns
-    -------
-    dict
-        ``steps`` (job dirs, results, cached or not), ``stopped_at``, ``message``, ``not_run``.
+    Args:
+        project_dir: The RELION project directory, as the machine running this flow sees it.
+        micrographs_star: The CTF-corrected micrographs STAR, relative to the project.
+        subsets: Subset selection job (the first subset, 10 micrographs, trains).
+        log_picking: Laplacian-of-Gaussian auto-picking job on the training subset.
+        extract: Particle extraction job of the LoG picks.
+        class2d: 2D classification job.
+        auto_select: Automatic selection of good 2D classes (class scores 0 to 1).
+        topaz_training: Topaz training job.
+        topaz_picking: Topaz picking job on every micrograph.
+        final_extract: Final particle extraction (keeps picks above its minimum FOM).
+        services: host:port of each service; an empty field uses CRYOPICK_<ROLE>_ADDRESS.
+        service_project: The project's path relative to the services' --project-root ("" = the
+            root itself). Set it when the project lies under that root.
+        topaz_route: selected_classes (the tutorial): Topaz trains on the particles of the good 2D
+            classes. log_picks: Topaz trains on the LoG picks of the training subset (no 2D steps).
+            pretrained (the tutorial's shortcut): Topaz's pretrained network picks every micrograph
+            straight away, with no LoG, 2D or training steps.
+        final_threshold: min_fom (the tutorial): the final extraction keeps picks above
+            final_extract.min_fom (-3). expected_count: above the FOM that keeps
+            topaz_picking.nr_particles_per_micrograph picks per micrograph on average; for a
+            retrained network, whose scores are not on the pretrained network's scale.
+
+    Returns:
+        The run's report: steps (job directories, results, cached or not), stopped_at, message,
+        not_run. A run on the deployment's placeholder project ends Cancelled before any job.
     """
+    if (refusal := refused_run(project_dir)) is not None:
+        return refusal
     if final_threshold == "expected_count" and topaz_picking.nr_particles_per_micrograph <= 0:
         raise ValueError("final_threshold 'expected_count' needs topaz_picking.nr_particles_per_micrograph "
                          "(the expected particles per micrograph) above 0")

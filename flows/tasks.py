@@ -168,10 +168,24 @@ def run_step(step: FlowStep, project: ProjectRef, files: dict[str, str], params:
             raise
         except ServiceCallError as exc:
             logger.warning("%s (%s)", exc, "will retry" if exc.transient else "not retried")
-            raise
+            if exc.transient:
+                raise  # the retry continues in this job directory
+            # a job the service could not even begin leaves its directory empty: give it back, so the
+            # corrected run does not find an unexplained empty jobNNN/
+            release_job_dir(root, job_dir, key)
+            raise _with_hint(exc, project) from None
         claim.done(result)
     _publish(step, root, result, params)
     return result
+
+
+def _with_hint(exc: ServiceCallError, project: ProjectRef) -> ServiceCallError:
+    """``exc``, with a hint when the services looked for the project's files at their root."""
+    if exc.code != "NOT_FOUND" or project.service_project:
+        return exc
+    return ServiceCallError(exc.step, exc.role, exc.code, (
+        f"{exc.details} (the services look for the project at their --project-root; if {project.project_dir} lies "
+        f"under it, set the flow parameter service_project to the project's path relative to that root)"))
 
 
 def _publish(step: FlowStep, root: Path, result: dict[str, Any], params: BaseModel) -> None:

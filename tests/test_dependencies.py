@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-LOCAL = {"cryopick", "micrograph_factory", "service_testkit", "file_crosscheck", "bench_startup", "generate", "badinput", "certs"}
+LOCAL = {"cryopick", "micrograph_factory", "service_testkit", "file_crosscheck", "bench_startup", "generate", "badinput", "certs", "project_tree"}
 
 
 def _name(requirement: str) -> str:

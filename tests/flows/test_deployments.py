@@ -27,6 +27,13 @@ def test_deployment_parameters_validate(deployment, monkeypatch):
         assert params["log_picking"].diameter_min_angstrom == 150
 
 
-def test_facility_deployment_is_scheduled():
+def test_facility_template_has_a_schedule_that_starts_off():
     facility = [d for d in _deployments() if d["entrypoint"].startswith("flows/facility.py")]
     assert facility and facility[0]["schedules"][0]["interval"] > 0
+    assert facility[0]["schedules"][0]["active"] is False  # the template names the placeholder project
+
+
+def test_every_template_names_the_placeholder_project():
+    from cryopick.flows.placeholder import placeholder_refusal
+
+    assert all(placeholder_refusal(d["parameters"]["project_dir"]) for d in _deployments())

@@ -52,6 +52,8 @@ from pathlib import Path
 
 import pytest
 
+from project_tree import job_dirs, normalised, tree
+
 pytestmark = pytest.mark.slow
 
 ROLES = ("picker", "extractor", "classifier", "ranker", "topaz")
@@ -61,7 +63,6 @@ DEFAULT_SEED = 11
 EXTRA_ROUNDS = int(os.environ.get("CRYOPICK_FAULT_ROUNDS", "0") or 0)
 SEEDS = [DEFAULT_SEED] + [DEFAULT_SEED + 1 + k for k in range(EXTRA_ROUNDS)]
 #: Files whose bytes may differ between an interrupted and a clean run (see the module docstring).
-LOGS = ("note.txt", "run.out", "run.err")
 TEMPORARY = re.compile(r"^\..+\.tmp\d+$")
 HELPER = Path(__file__).with_name("slow_writes_service.py")
 
@@ -124,30 +125,6 @@ def _run_flow(svc, project: Path, quick_chain) -> dict:
 # --------------------------------------------------------------------------- what a project holds
 
 
-def _job_dirs(root: Path) -> list[str]:
-    return sorted(f"{p.parent.name}/{p.name}/" for p in root.glob("*/job[0-9][0-9][0-9]") if p.is_dir())
-
-
-def _normalised(root: Path, rel: str, data: bytes) -> bytes:
-    name = rel.rsplit("/", 1)[-1]
-    if name == "job.star":
-        return b"".join(ln for ln in data.splitlines(True) if not ln.startswith(b"_rlnJobIsContinue"))
-    if name == ".cryopick_params.json":  # Topaz picking records its model's absolute path
-        return data.replace(str(root).encode(), b"<project>")
-    return data
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Digest of every file of the project but the flow's own records (.cryopick/) and the job logs."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if rel.startswith(".cryopick/") or not p.is_file() or p.name in LOGS:
-            continue
-        out[rel] = hashlib.sha256(_normalised(root, rel, p.read_bytes())).hexdigest()
-    return out
-
-
 def leftovers(root: Path) -> list[str]:
     """Temporary files and locks nothing should leave behind."""
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
@@ -157,7 +134,7 @@ def leftovers(root: Path) -> list[str]:
 def finished_but_incomplete(root: Path, reference: "Reference") -> list[str]:
     """Job directories marked finished whose output nodes are missing or differ from the clean run's."""
     bad = []
-    for job in _job_dirs(root):
+    for job in job_dirs(root):
         if not (root / job / "RELION_JOB_EXIT_SUCCESS").exists():
             continue
         nodes = reference.nodes.get(job)
@@ -167,7 +144,7 @@ def finished_but_incomplete(root: Path, reference: "Reference") -> list[str]:
             continue
         for node in nodes:
             path = root / node
-            if not path.is_file() or hashlib.sha256(_normalised(root, node, path.read_bytes())).hexdigest() != reference.files[node]:
+            if not path.is_file() or hashlib.sha256(normalised(root, node, path.read_bytes())).hexdigest() != reference.files[node]:
                 bad.append(f"{job}: finished, but {node} is {'missing' if not path.is_file() else 'not the clean run’s'}")
     return bad
 
@@ -393,7 +370,7 @@ def test_services_killed_on_a_seeded_schedule(seed, slow_services, reference, ma
 
     # the same steps in the same job directories, no extra job numbers
     assert [(s["step"], s["job_dir"]) for s in report["steps"]] == [(s["step"], s["job_dir"]) for s in reference.steps]
-    assert _job_dirs(project) == _job_dirs(reference.root)
+    assert job_dirs(project) == job_dirs(reference.root)
     # each killed job was retried by its task
     with get_client(sync_client=True) as client:
         for s in report["steps"]:
@@ -486,7 +463,7 @@ def test_flow_process_killed_mid_chain_and_run_again(when, slow_services, refere
     assert _mtimes(project, before_class2d) == finished
     # Class2D finished in the job directory the first run had given it (the flow's key -> directory record)
     assert re.search(rf"Class2D\s+{re.escape(class2d)}\s+(completed|cached)", log), log
-    assert _job_dirs(project) == _job_dirs(reference.root)
+    assert job_dirs(project) == job_dirs(reference.root)
     assert finished_but_incomplete(project, reference) == []
     assert leftovers(project) == []
     got = tree(project)

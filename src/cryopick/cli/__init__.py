@@ -26,6 +26,7 @@ OTHER_COMMANDS = {
                              "particles and junk."),
     "score-picks": ("score_picks", "Score an autopick.star against ground-truth particles (precision, recall, F1, AP)."),
     "run": ("run", "Run the particle-picking flow (Select, LoG, Extract, Class2D, ...) on a project."),
+    "deploy": ("deploy", "Register one project's particle-picking and facility-picking deployments with Prefect."),
     "train-ranker": ("train_ranker", "Make labelled 2D class averages from simulated projects and train the class scorer."),
 }
 
