@@ -43,7 +43,7 @@ class ProjectDeployment:
     micrographs_star : str
         Project-relative micrographs STAR both flows read.
     work_pool : str
-        The Prefect work pool (type ``process``) whose worker runs the flows.
+        The Prefect work pool whose worker runs the flows (created, type ``process``, if missing).
     schedule_minutes : float
         Interval of the facility flow's schedule; 0 registers it without a schedule.
     chapter_params : dict
@@ -106,6 +106,7 @@ def deploy(d: ProjectDeployment) -> dict[str, str]:
     from prefect import flow
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
+    ensure_work_pool(d.work_pool)
     flows_dir = Path(__file__).resolve().parent
     common = {"project_dir": d.project_dir, "micrographs_star": d.micrographs_star,
               "service_project": d.service_project}
@@ -127,3 +128,20 @@ def deploy(d: ProjectDeployment) -> dict[str, str]:
             description=f"{flow_name} of {d.project_dir}",
         ))
     return ids
+
+
+def ensure_work_pool(name: str) -> None:
+    """Create the work pool (type ``process``) unless it exists; a worker started with ``--type process``
+    may create it at the same moment, which is fine."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+        except ObjectNotFound:
+            try:
+                client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+            except ObjectAlreadyExists:
+                pass

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health as grpc_health
 from grpc_reflection.v1alpha import reflection
 
+from cryopick.services.runtime.devices import device_report
 from cryopick.services.runtime.health import Health
 from cryopick.services.runtime.info import SERVICE_NAME as INFO_SERVICE_NAME, InfoServicer
 from cryopick.services.runtime.jobs import JobRunner
@@ -145,6 +146,9 @@ class Service:
             raise OSError(f"cannot listen on {self.host}:{self.requested_port}")
         self.server.start()
         preload_stages(self.role.stages)
+        device = device_report(self.role.stages)
+        if device is not None:
+            log.log(device[0], "%s service: %s", self.role.name, device[1])
         load = getattr(self.servicer, "load", None)
         if callable(load):
             load()

@@ -75,3 +75,27 @@ def test_a_forgotten_service_project_gives_back_its_job_directory_and_says_what_
                              services=ServiceAddresses(**services.addresses), return_state=True)
     assert again.is_completed(), again.message
     assert (project / "AutoPick" / "job004").is_dir()  # the number was given again
+
+
+def test_deploy_registers_both_flows_with_per_project_limits_and_creates_the_pool(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from cryopick.flows.deploy import ProjectDeployment, deploy
+
+    star = tmp_path / "p1" / "CtfFind" / "job003" / "micrographs_ctf.star"
+    star.parent.mkdir(parents=True)
+    star.write_text("data_micrographs\n\nloop_\n_rlnMicrographName #1\nmic.mrc\n")
+    ids = deploy(ProjectDeployment(str(tmp_path / "p1"), service_project="p1", work_pool="fresh-pool",
+                                   schedule_minutes=10, chapter_params={"topaz_route": "pretrained"}))
+    assert sorted(ids) == ["facility-picking/p1", "particle-picking/p1"]
+    with get_client(sync_client=True) as client:
+        assert client.read_work_pool("fresh-pool").type == "process"
+        chapter = client.read_deployment_by_name("particle-picking/p1")
+        facility = client.read_deployment_by_name("facility-picking/p1")
+    assert chapter.parameters == {"project_dir": str(tmp_path / "p1"), "service_project": "p1",
+                                  "micrographs_star": "CtfFind/job003/micrographs_ctf.star", "topaz_route": "pretrained"}
+    assert not chapter.schedules and chapter.global_concurrency_limit.limit == 1
+    assert facility.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+    assert [s.schedule.interval.total_seconds() for s in facility.schedules if s.active] == [600.0]
+    assert facility.parameter_openapi_schema["properties"]["service_project"]["description"].startswith(
+        "The project's path relative to the services' --project-root")
