@@ -1,12 +1,13 @@
 """One project's deployments: ``particle-picking/<name>`` and ``facility-picking/<name>``.
 
-A facility gives each project its own pair of deployments (``cryopick deploy``), so that the
-concurrency limit, which Prefect counts per deployment, is per project: two projects never
-cancel each other's scheduled runs, while a project's own scheduled run is cancelled
-(``CANCEL_NEW``) when the previous one is still going. The deployments name a real project:
-its directory and micrographs STAR are checked before anything is registered, and the
-placeholder of ``prefect.yaml``'s templates is refused. The worker runs the flows from the
-installed cryopick (the directory holding ``flows/``), as ``prefect.yaml`` does.
+A facility gives each project its own pair of deployments (``cryopick deploy``), with the
+project's directory, its path under the services' root and its job parameters. They name a real
+project: its directory and micrographs STAR are checked before anything is registered, and the
+placeholder of ``prefect.yaml``'s templates is refused. They carry no Prefect concurrency limit
+(a run killed with its worker would hold the slot for ever, :mod:`cryopick.flows.run_lock`):
+two runs of one project share each job, and a facility run that falls due while the previous one
+is still going is skipped. The worker runs the flows from the installed cryopick (the directory
+holding ``flows/``), as ``prefect.yaml`` does.
 """
 
 from __future__ import annotations
@@ -104,25 +105,20 @@ def deploy(d: ProjectDeployment) -> dict[str, str]:
     """
     check(d)
     from prefect import flow
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig
 
     ensure_work_pool(d.work_pool)
     flows_dir = Path(__file__).resolve().parent
     common = {"project_dir": d.project_dir, "micrographs_star": d.micrographs_star,
               "service_project": d.service_project}
-    plans = {
-        # the chapter: started by hand; a second run of the project waits for the first (its jobs are shared anyway)
-        "particle-picking": ({**common, **d.chapter_params}, ConcurrencyLimitConfig(limit=1, collision_strategy="ENQUEUE"),
-                             None),
-        # new micrographs: on a schedule; a run due while the previous one still goes is cancelled
-        "facility-picking": ({**common, **d.facility_params}, ConcurrencyLimitConfig(limit=1, collision_strategy="CANCEL_NEW"),
-                             d.schedule_minutes * 60 if d.schedule_minutes > 0 else None),
+    plans = {  # no deployment concurrency limit: see cryopick.flows.run_lock for why and what instead
+        "particle-picking": ({**common, **d.chapter_params}, None),  # started by hand or from the UI
+        "facility-picking": ({**common, **d.facility_params}, d.schedule_minutes * 60 if d.schedule_minutes > 0 else None),
     }
     ids = {}
-    for flow_name, (parameters, limit, interval_s) in plans.items():
+    for flow_name, (parameters, interval_s) in plans.items():
         source = flow.from_source(source=str(flows_dir.parent), entrypoint=f"{flows_dir.name}/{ENTRYPOINTS[flow_name]}")
         ids[f"{flow_name}/{d.deployment_name}"] = str(source.deploy(
-            name=d.deployment_name, work_pool_name=d.work_pool, parameters=parameters, concurrency_limit=limit,
+            name=d.deployment_name, work_pool_name=d.work_pool, parameters=parameters,
             interval=interval_s, tags=["cryopick", d.deployment_name], build=False, push=False,
             print_next_steps=False, ignore_warnings=True,
             description=f"{flow_name} of {d.project_dir}",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.states import Cancelled
 
 from cryopick.flows.chain import Chain, ChainStopped
 from cryopick.flows.params import (
@@ -26,7 +27,9 @@ from cryopick.flows.params import (
     TopazPickingParams,
 )
 from cryopick.flows.placeholder import refused_run
+from cryopick.flows.run_lock import exclusive_run
 from cryopick.flows.tasks import ProjectRef, node
+from cryopick.errors import MissingFileError
 from cryopick.io.atomic import write_text_atomic
 from cryopick.io.optics import micrograph_names
 
@@ -89,6 +92,22 @@ def facility_picking(
     """
     if (refusal := refused_run(project_dir)) is not None:
         return refusal
+    if not Path(project_dir).is_dir():
+        raise MissingFileError(f"{project_dir}: project directory not found")
+    with exclusive_run(project_dir) as held:
+        if not held:
+            message = (f"{project_dir}: the previous facility run of this project is still going; this run is "
+                       "skipped (no job was run)")
+            get_run_logger().info(message)
+            return Cancelled(message=message)
+        return _pick_new(project_dir, micrographs_star, picker, log_picking, topaz_model, topaz_picking, extract,
+                         services, service_project)
+
+
+def _pick_new(project_dir: str, micrographs_star: str, picker: str, log_picking: LoGPickingParams, topaz_model: str,
+              topaz_picking: TopazPickingParams, extract: ExtractParams, services: ServiceAddresses,
+              service_project: str) -> Any:
+    """The body of :func:`facility_picking`, run while holding the project's facility run lock."""
     logger = get_run_logger()
     project = ProjectRef(project_dir=os.path.abspath(project_dir), service_project=service_project, services=services)
     processed = processed_selections(project.project_dir)

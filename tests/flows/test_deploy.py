@@ -142,3 +142,54 @@ def test_the_readme_walkthrough_runs_the_chapter_through_a_worker(services, serv
                 code = None
             stopped_s = time.monotonic() - t0
     assert code is not None and stopped_s < 10, f"the worker took {stopped_s:.1f} s to stop on SIGTERM (exit {code})"
+
+
+def test_a_worker_stopped_mid_run_leaves_nothing_that_blocks_the_next_run(services, services_root, make_project,
+                                                                          quick_chain, tmp_path):
+    """SIGTERM to the worker during Class2D: the worker and its flow stop within seconds; the
+    killed run stays Running on the server (Prefect hears nothing more from it), yet the next
+    run of the deployment is not held back by it and continues Class2D in its job directory."""
+    project = make_project(services_root, "stopped", n_mics=2, seed=31)
+    params = {k: v.model_dump(mode="json") for k, v in quick_chain.items()}
+    params["class2d"].update(nr_classes=10, nr_iter=12)  # long enough to be stopped in the middle
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    env = _environment(services)
+    done = subprocess.run(["cryopick", "deploy", "--project", str(project), "--service-project", project.name,
+                           "--params", str(tmp_path / "params.json"), "--pool", "stop-test"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+    def worker(log: str) -> subprocess.Popen:
+        return subprocess.Popen(["prefect", "worker", "start", "--pool", "stop-test"], env=env,
+                                stdout=open(tmp_path / log, "wb"), stderr=subprocess.STDOUT)
+
+    first = worker("worker1.log")
+    try:
+        out = subprocess.run(["prefect", "deployment", "run", "particle-picking/stopped"], env=env,
+                             capture_output=True, text=True, timeout=120).stdout
+        killed_run = _flow_run_id(out)
+        deadline = time.monotonic() + 300
+        while not list(project.glob("Class2D/job*/run_it002_model.star")):
+            assert time.monotonic() < deadline and first.poll() is None, (tmp_path / "worker1.log").read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        t0 = time.monotonic()
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=60)
+        stopped_s = time.monotonic() - t0
+    assert stopped_s < 10, f"worker took {stopped_s:.1f} s to stop"
+    assert not (project / "Class2D" / "job007" / "run_it012_model.star").exists()  # stopped mid-Class2D
+    time.sleep(2)
+    assert not _state(killed_run).is_final()  # no one told the server: it still says Running
+
+    second = worker("worker2.log")
+    try:
+        done = subprocess.run(["prefect", "deployment", "run", "particle-picking/stopped", "--watch"], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0 and "Completed" in done.stdout, done.stdout[-3000:]
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=60)
+    assert sorted(p.name for p in project.glob("Class2D/job*")) == ["job007"]  # continued, not started again
+    assert (project / "Class2D" / "job007" / "run_it012_model.star").exists()
+    assert (project / "Class2D" / "job007" / "note.txt").read_text().count("Executing new job") == 2  # begun twice

@@ -94,8 +94,43 @@ def test_deploy_registers_both_flows_with_per_project_limits_and_creates_the_poo
         facility = client.read_deployment_by_name("facility-picking/p1")
     assert chapter.parameters == {"project_dir": str(tmp_path / "p1"), "service_project": "p1",
                                   "micrographs_star": "CtfFind/job003/micrographs_ctf.star", "topaz_route": "pretrained"}
-    assert not chapter.schedules and chapter.global_concurrency_limit.limit == 1
-    assert facility.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+    assert not chapter.schedules
+    # no deployment concurrency limit: a run killed with its worker would hold the slot for ever
+    assert chapter.global_concurrency_limit is None and facility.global_concurrency_limit is None
     assert [s.schedule.interval.total_seconds() for s in facility.schedules if s.active] == [600.0]
     assert facility.parameter_openapi_schema["properties"]["service_project"]["description"].startswith(
         "The project's path relative to the services' --project-root")
+
+
+def test_a_facility_run_is_skipped_while_another_live_run_holds_the_project_and_not_after_it_died(
+        services, services_root, make_project):
+    from cryopick.flows.facility import facility_picking
+    from cryopick.flows.params import ServiceAddresses
+    from cryopick.flows.run_lock import RUN_LOCK
+
+    project = make_project(services_root, "facility-lock", n_mics=2, seed=29)
+    (project / RUN_LOCK).parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, sys, time; h = open(sys.argv[1], 'a'); fcntl.flock(h, fcntl.LOCK_EX); print('held', flush=True); "
+        "time.sleep(600)"), str(project / RUN_LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        kw = dict(project_dir=str(project), service_project=project.name, services=ServiceAddresses(**services.addresses),
+                  return_state=True)
+        state = facility_picking(**kw)
+        assert state.is_cancelled() and "previous facility run of this project is still going" in state.message
+        assert not (project / "Select").exists()
+    finally:
+        holder.kill()  # the holder dies without releasing anything: the kernel drops its flock
+        holder.wait()
+    state = facility_picking(**kw)
+    assert state.is_completed(), state.message
+    assert state.result()["new_micrographs"] == 2
+
+
+def test_a_facility_run_on_a_missing_project_creates_nothing(prefect_harness, tmp_path):
+    from cryopick.flows.facility import facility_picking
+
+    state = facility_picking(project_dir=str(tmp_path / "gone"), return_state=True)
+    assert state.is_failed() and "project directory not found" in state.message
+    assert not (tmp_path / "gone").exists()
