@@ -4,7 +4,7 @@ PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 DEMO_DIR ?= demo_project
 
-.PHONY: install test demo clean relion protos bench bench-class2d bench-topaz bench-ranker bench-chain bench-load ranker-weights
+.PHONY: install test test-containers demo clean relion protos bench bench-class2d bench-topaz bench-ranker bench-chain bench-load ranker-weights
 
 # torch (and torchvision, which topaz-em needs) first, pinned: these versions are on the machines'
 # local disk (newer ones would be downloaded, GBs).
@@ -36,6 +36,16 @@ relion:
 
 test: install $(PIPELINER_PY)
 	$(PYTHON) -m pytest -q
+
+# Opt-in: build the images, bring up containers/compose.yaml (Prefect server + UI, five services, worker),
+# deploy and run the chapter through the worker, compare with the embedded run, tear down
+# (tests/containers; ~10 min with images cached, ~20 min from scratch). Needs root (podman).
+test-containers: install
+	@command -v podman >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq podman runc debootstrap >/dev/null; }
+	$(PIP) install -q podman-compose==1.6.0
+	containers/build.sh
+	CRYOPICK_CONTAINER_TESTS=1 $(PYTHON) -m pytest -q -s tests/containers
 
 # The whole chapter on 12 simulated micrographs. They hold ~100 particles each, so Topaz training is told
 # to expect 100 per micrograph (the tutorial's 300 is its data's density); everything else is the tutorial's.
