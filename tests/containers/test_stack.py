@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -161,6 +162,23 @@ def test_the_compose_stack_runs_the_chapter_like_the_embedded_run(tmp_path_facto
                           timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     times["embedded cryopick run on the host"] = time.monotonic() - t0
+    # the README's way to browse the embedded run afterwards: its Prefect database in the project
+    browse = re.search(r"(PREFECT_HOME=\S+) (prefect server start)", done.stdout)
+    assert browse and browse.group(1) == f"PREFECT_HOME={embedded / '.cryopick' / 'prefect-home'}", done.stdout[-2000:]
+    port = free_ports(1)[0]
+    server = subprocess.Popen([*browse.group(2).split(), "--port", str(port)],
+                              env={**host_env, "PREFECT_HOME": browse.group(1).split("=", 1)[1]},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/health", 120)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/flow_runs/filter", data=b"{}",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            runs = json.loads(response.read())
+        assert [r["state"]["type"] for r in runs] == ["COMPLETED"], runs
+    finally:
+        server.terminate()
+        server.wait(30)
 
     assert job_dirs(project) == job_dirs(embedded) and "Extract/job011/" in job_dirs(project)
     got, want = particles(project), particles(embedded)
