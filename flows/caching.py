@@ -29,6 +29,7 @@ from prefect.context import TaskRunContext
 from prefect.logging import get_logger
 
 from cryopick.code_version import code_version
+from cryopick.io.paths import ProjectPaths
 from cryopick.io.star import referenced_files
 
 #: Where results and cache records live, relative to the project.
@@ -46,15 +47,6 @@ def _mrc_like_fingerprint(path: Path) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _inside_project(root: Path, path: Path) -> bool:
-    """``path`` lies lexically inside the project ``root`` (no ``../`` out, no absolute path elsewhere).
-
-    Symlinks are not resolved: micrographs linked in from storage are inputs like any other.
-    """
-    base = os.path.abspath(root)
-    return os.path.commonpath([os.path.abspath(path), base]) == base
-
-
 def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) -> list:
     """A JSON-able fingerprint of a project file and of the files it names.
 
@@ -64,9 +56,12 @@ def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) 
     project (``../x.star``, an absolute path elsewhere) is not read: it is keyed by name, and the
     service refuses it.
     """
-    root = Path(project_root)
-    path = root / rel
-    if not _inside_project(root, path):
+    return _fingerprint(ProjectPaths(project_root), rel, depth)
+
+
+def _fingerprint(project: ProjectPaths, rel: str, depth: int) -> list:
+    path = project.root / rel
+    if not project.names_inside(rel):
         return [rel, "outside the project"]
     if not path.is_file():
         return [rel, "missing"]
@@ -79,7 +74,7 @@ def file_fingerprint(project_root: str | os.PathLike, rel: str, depth: int = 2) 
         for name in referenced_files(path):
             if os.path.isabs(name) or name == rel:
                 continue
-            children.append(file_fingerprint(root, name, depth - 1))
+            children.append(_fingerprint(project, name, depth - 1))
         entry.append(children)
     return entry
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cryopick.errors import BadInputError, MissingFileError
-from cryopick.flows.placeholder import placeholder_refusal
+from cryopick.flows.placeholder import is_placeholder
 
 #: Deployment name -> (flow entrypoint inside the flows directory).
 ENTRYPOINTS = {
@@ -78,10 +78,9 @@ def check(d: ProjectDeployment) -> None:
     MissingFileError
         No such project directory, or no micrographs STAR in it.
     """
-    refusal = placeholder_refusal(d.project_dir)
-    if refusal:
-        raise BadInputError(refusal.replace("set the deployment's", "give cryopick deploy the").replace(
-            ", then run it again; no job was run", ""))
+    if is_placeholder(d.project_dir):
+        raise BadInputError(f"{d.project_dir}: this is the placeholder of prefect.yaml's templates; give cryopick "
+                            "deploy the directory of a real RELION project")
     if not os.path.isabs(d.project_dir):
         raise BadInputError(f"{d.project_dir}: give the project as an absolute path (the worker runs elsewhere)")
     if not Path(d.project_dir).is_dir():

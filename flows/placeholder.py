@@ -15,6 +15,11 @@ from typing import Any
 PLACEHOLDER = "CHANGE_ME"
 
 
+def is_placeholder(project_dir: str) -> bool:
+    """``project_dir`` is (inside) the shipped deployments' placeholder project."""
+    return PLACEHOLDER in project_dir
+
+
 def placeholder_refusal(project_dir: str, deployment_hint: str = "") -> str | None:
     """Why a run must not start, or None when ``project_dir`` names a real project.
 
@@ -25,7 +30,7 @@ def placeholder_refusal(project_dir: str, deployment_hint: str = "") -> str | No
     deployment_hint : str
         What to edit, e.g. ``"prefect.yaml"``; appended to the message.
     """
-    if PLACEHOLDER not in project_dir:
+    if not is_placeholder(project_dir):
         return None
     where = f" ({deployment_hint})" if deployment_hint else ""
     return (f"project_dir is still the placeholder {project_dir!r}: set the deployment's project_dir (and "

@@ -6,10 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from cryopick.cli.run import load_params
+from cryopick.cli.run import flow_parameters
 from cryopick.errors import BadInputError
 from cryopick.flows.deploy import ProjectDeployment, check, deploy
-from cryopick.stages.presets import preset_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,9 +32,7 @@ def main(args: argparse.Namespace) -> int:
     if not os.environ.get("PREFECT_API_URL"):
         raise BadInputError("PREFECT_API_URL is not set: point it at the facility's Prefect server "
                             "(e.g. http://prefect-host:4200/api)")
-    chapter = load_params(args.params)
-    for step, values in preset_overrides(args.preset).items():  # --params wins over the preset
-        chapter[step] = {**values, **(chapter.get(step) or {})}
+    chapter = flow_parameters(args.params, args.preset)
     for key in ("project_dir", "micrographs_star", "service_project"):
         if key in chapter:
             raise BadInputError(f"{args.params}: give {key} as a cryopick deploy option, not in --params")

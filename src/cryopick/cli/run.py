@@ -56,13 +56,19 @@ def load_params(path: str | None) -> dict:
     return data
 
 
+def flow_parameters(params_file: str | None, preset: str) -> dict:
+    """The ``particle-picking`` parameters of ``--params FILE`` over those of ``--preset`` (the file wins)."""
+    params = load_params(params_file)
+    for step, values in preset_overrides(preset).items():
+        params[step] = {**values, **(params.get(step) or {})}
+    return params
+
+
 def main(args: argparse.Namespace) -> int:
     project = Path(args.project).resolve()
     if not project.is_dir():
         raise MissingFileError(f"{args.project}: project directory not found")
-    params = load_params(args.params)
-    for step, values in preset_overrides(args.preset).items():  # --params wins over the preset
-        params[step] = {**values, **(params.get(step) or {})}
+    params = flow_parameters(args.params, args.preset)
     if args.micrographs:
         params["micrographs_star"] = args.micrographs
     params.pop("project_dir", None)

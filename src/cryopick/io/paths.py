@@ -66,6 +66,11 @@ class ProjectPaths:
         given = Path(rel)
         return Path(os.path.normpath(given if given.is_absolute() else self.root / given))
 
+    def names_inside(self, rel: str) -> bool:
+        """``rel`` (project-relative or absolute) lies lexically inside the project, symlinks not followed."""
+        lexical = self._lexical(rel)
+        return _inside(lexical, self.root) or _inside(lexical, self.real)
+
     def relative(self, rel: str, what: str = "path") -> str:
         """``rel`` as a clean project-relative POSIX path, refusing anything outside the project.
 
@@ -136,8 +141,7 @@ class ProjectPaths:
             The RELION job type the directory must belong to (``AutoPick``, ``Extract``...).
         """
         cleaned = _clean(rel, "job directory")
-        lexical = self._lexical(cleaned)
-        if not (_inside(lexical, self.root) or _inside(lexical, self.real)):
+        if not self.names_inside(cleaned):
             raise BadInputError(f"job directory {rel!r} lies outside the project directory {self.root}; "
                                 f"outputs are written only inside the project")
         norm = os.path.normpath(cleaned) if not Path(cleaned).is_absolute() else cleaned

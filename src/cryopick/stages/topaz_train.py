@@ -139,12 +139,13 @@ class _Plan:
 def _prepare(params: Params, project: ProjectPaths) -> _Plan:
     names, apix = read_micrographs(project, params.micrographs_star)
     geometry = TopazGeometry.for_particle(params.particle_diameter_angstrom, apix, params.downscale, params.radius_px)
+    known = set(names)
     given = particle_centres(project, params.particles_star, apix) if params.particles_star \
-        else pick_centres(project, params.coords_star, set(names))
+        else pick_centres(project, params.coords_star, known)
     centres, off = _training_centres(params, project, names, given)
     used = [m for m in names if m in centres]
     split = split_micrographs([len(centres[m]) for m in used], params.test_ratio, params.seed)
-    ignored = sum(len(v) for m, v in given.items() if m not in names)
+    ignored = sum(len(v) for m, v in given.items() if m not in known)
     resolve_device(params.device)
     return _Plan(names, centres, apix, geometry, [used[i] for i in split.train], [used[i] for i in split.test], ignored,
                  off)
