@@ -21,9 +21,17 @@ per classifier and for the unseen shape alone:
 * the particles passed on (classes scoring ≥ 0.5): the precision (true particles among them)
   and the recall (of the true particles among all picked particles).
 
+The crowded, low-contrast projects (one block of five in three, :func:`cryopick.cli.train_ranker.is_crowded`)
+are also reported alone. ``--compare NAME=SCORER_PT`` scores the same classes with another scorer (an
+earlier or retrained one) in the same run, and a last table shows what a perfect ranker (exactly the
+classes labelled good) would pass on: the bound the labels put on the passed-on precision.
+``--workdir DIR`` keeps every project's labelled classes (``project_NNN_<classifier>.npz``); run again
+with the same directory, the script scores them without classifying again.
+
 Targets (issue 10): AUC ≥ 0.95, ≥ 95 % true particles among those selected.
 
-Usage: ``python benchmarks/bench_ranker.py [--projects 12] [--relion 3] [--seed 1000] [--workdir DIR]``
+Usage: ``python benchmarks/bench_ranker.py [--projects 12] [--relion 3] [--seed 1000] [--workdir DIR]
+[--compare NAME=SCORER_PT ...]``
 Writes ``bench_out/bench_ranker.json``.
 """
 
@@ -39,7 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cryopick.cli.train_ranker import classification_params, classify_project, project_examples, project_params, roc_auc
+from cryopick.cli.train_ranker import (classification_params, classify_project, is_crowded, project_examples,
+                                      project_params, roc_auc)
 from cryopick.io.ranker_model import SHIPPED_WEIGHTS, load_scorer, weights_digest
 from cryopick.ranking.scorer import score
 from cryopick.sim.density import SHAPES
@@ -77,54 +86,89 @@ def figures(examples: list[dict]) -> dict:
             "precision_of_all_picked_particles": float(picked_true / max(sum(int(e["all_picked"]) for e in examples), 1))}
 
 
+def classified_examples(work: Path, i: int, seed: int, relion: bool) -> list[tuple[str, dict, str]]:
+    """Project ``i``'s labelled classes, per classifier: (classifier, examples, shape).
+
+    The examples are kept in ``work/project_NNN_<classifier>.npz``; a later run with the same
+    ``--workdir`` reads them instead of classifying again (to score them with another scorer).
+    """
+    params, diameter = project_params(i, seed, crowded=is_crowded(i))
+    params = params.replace(particle_shape=SHAPES[i % len(SHAPES)])
+    binning = 1 + i % 2  # every other project's particles binned by 2 (7 Å/px averages)
+    names = ["cryopick class2d"] + (["RELION 3.1 relion_refine"] if relion else [])
+    files = [work / f"project_{i:03d}_{'relion' if 'RELION' in n else 'cryopick'}.npz" for n in names]
+    if all(f.exists() for f in files):
+        return [(n, dict(np.load(f)), params.particle_shape) for n, f in zip(names, files)]
+    root = work / f"project_{i:03d}"
+    if root.exists():
+        shutil.rmtree(root)
+    t0 = time.perf_counter()
+    optimisers = [classify_project(root, params, diameter, float16=False, binning=binning)]
+    if relion:
+        optimisers.append(relion_classify(root, diameter))
+    out = []
+    for name, optimiser, path in zip(names, optimisers, files):
+        e = project_examples(root, optimiser, params)
+        np.savez(path, **e)
+        out.append((name, e, params.particle_shape))
+    print(f"project {i} ({params.particle_shape}, {diameter:g} A, {params.particles_per_mic} per micrograph, contrast "
+          f"{params.particle_contrast:.3f}, binned {binning}): classified in {time.perf_counter() - t0:.0f} s", flush=True)
+    shutil.rmtree(root)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--projects", type=int, default=12)
     ap.add_argument("--relion", type=int, default=3, help="projects also classified by RELION 3.1 (0: none)")
     ap.add_argument("--seed", type=int, default=1000)
-    ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--workdir", type=Path, default=None, help="keeps each project's labelled classes; reused when given again")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=SCORER_PT",
+                    help="also score with this scorer (state_dict), e.g. an earlier or a retrained one; repeatable")
     ap.add_argument("--out", type=Path, default=Path("bench_out/bench_ranker.json"))
     a = ap.parse_args()
     if a.relion and shutil.which("relion_refine") is None:
         raise SystemExit("relion_refine (RELION 3.1) is not installed: `make relion`, or --relion 0")
     work = a.workdir or Path(tempfile.mkdtemp(prefix="bench_ranker_"))
-    model, _ = load_scorer(SHIPPED_WEIGHTS, "cpu")
-    runs: dict[str, list[dict]] = {"cryopick class2d": [], "RELION 3.1 relion_refine": [],
-                                   "cryopick class2d, unseen shape (dumbbell)": []}
+    work.mkdir(parents=True, exist_ok=True)
+    scorers = {f"shipped {weights_digest(SHIPPED_WEIGHTS)}": SHIPPED_WEIGHTS}
+    for item in a.compare:
+        name, _, path = item.partition("=")
+        scorers[f"{name} {weights_digest(Path(path))}"] = Path(path)
+    groups: dict[str, list[dict]] = {"cryopick class2d": [], "RELION 3.1 relion_refine": [],
+                                     "cryopick class2d, unseen shape (dumbbell)": [],
+                                     "cryopick class2d, crowded low-contrast projects": []}
     for i in range(a.projects):
-        params, diameter = project_params(i, a.seed)
-        params = params.replace(particle_shape=SHAPES[i % len(SHAPES)])
-        root = work / f"project_{i:03d}"
-        if root.exists():
-            shutil.rmtree(root)
-        t0 = time.perf_counter()
-        binning = 1 + i % 2  # every other project's particles binned by 2 (7 Å/px averages)
-        sources = [("cryopick class2d", classify_project(root, params, diameter, float16=False, binning=binning))]
-        if i < a.relion:
-            sources.append(("RELION 3.1 relion_refine", relion_classify(root, diameter)))
-        for name, optimiser in sources:
-            e = project_examples(root, optimiser, params)
-            e["score"] = score(model, e["images"], e["features"])
-            runs[name].append(e)
-            if params.particle_shape not in SHAPES[:5]:
-                runs[f"{name}, unseen shape (dumbbell)"].append(e)
-            print(f"project {i} ({params.particle_shape}, {diameter:g} A, binned {binning}) {name}: {len(e['good'])} classes, "
-                  f"{int(e['good'].sum())} good; scores of good {np.round(e['score'][e['good']], 2).tolist()}, "
-                  f"of bad {np.round(e['score'][~e['good']], 2).tolist()}", flush=True)
-        print(f"project {i}: {time.perf_counter() - t0:.0f} s", flush=True)
-        shutil.rmtree(root)
-    report = {"scorer": f"{SHIPPED_WEIGHTS.name} {weights_digest(SHIPPED_WEIGHTS)}", "seed": a.seed,
-              "threshold": THRESHOLD, "results": {name: figures(ex) for name, ex in runs.items() if ex}}
+        for name, e, shape in classified_examples(work, i, a.seed, i < a.relion):
+            groups[name].append(e)
+            if shape not in SHAPES[:5]:
+                groups[f"{name}, unseen shape (dumbbell)"].append(e)
+            if name == "cryopick class2d" and is_crowded(i):
+                groups["cryopick class2d, crowded low-contrast projects"].append(e)
+    results: dict[str, dict] = {}
+    for label, path in scorers.items():
+        model, _ = load_scorer(path, "cpu")
+        for examples in groups.values():
+            for e in examples:
+                e["score"] = score(model, e["images"], e["features"])
+        results[label] = {name: figures(ex) for name, ex in groups.items() if ex}
+    for examples in groups.values():  # a perfect ranker: exactly the classes labelled good pass
+        for e in examples:
+            e["score"] = e["good"].astype(float)
+    results["truth labels (a perfect ranker)"] = {name: figures(ex) for name, ex in groups.items() if ex}
+    report = {"seed": a.seed, "threshold": THRESHOLD, "results": results}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(report, indent=2) + "\n")
-    print()
-    print(f"{'classifier':44s} {'classes':>7s} {'good':>5s} {'AUC':>6s} {'acc@0.5':>8s} {'sel.cls':>7s} "
-          f"{'sel.parts':>9s} {'precision':>9s} {'recall':>7s} {'all picks':>9s}")
-    for name, f in report["results"].items():
-        print(f"{name:44s} {f['classes']:7d} {f['good_classes']:5d} {f['auc']:6.3f} {f['accuracy_at_0.5']:8.3f} "
-              f"{f['selected_classes']:7d} {f['selected_particles']:9d} {f['precision_of_selected_particles']:9.3f} "
-              f"{f['recall_of_true_particles']:7.3f} {f['precision_of_all_picked_particles']:9.3f}")
-    print("precision: true particles among the selected classes' particles; recall: of the true particles picked; "
+    print(f"\nclasses labelled in {work}")
+    for label, rows in results.items():
+        print(f"\nscorer: {label}")
+        print(f"{'classifier':48s} {'classes':>7s} {'good':>5s} {'AUC':>6s} {'acc@0.5':>8s} {'sel.cls':>7s} "
+              f"{'sel.parts':>9s} {'precision':>9s} {'recall':>7s} {'all picks':>9s}")
+        for name, f in rows.items():
+            print(f"{name:48s} {f['classes']:7d} {f['good_classes']:5d} {f['auc']:6.3f} {f['accuracy_at_0.5']:8.3f} "
+                  f"{f['selected_classes']:7d} {f['selected_particles']:9d} {f['precision_of_selected_particles']:9.3f} "
+                  f"{f['recall_of_true_particles']:7.3f} {f['precision_of_all_picked_particles']:9.3f}")
+    print("\nprecision: true particles among the selected classes' particles; recall: of the true particles picked; "
           "all picks: true particles among every classified particle (no selection)")
     print(f"written {a.out}")
     return 0

@@ -3,14 +3,31 @@
 import numpy as np
 import pytest
 
-from cryopick.cli.train_ranker import classify_project, project_examples, project_params, roc_auc
+from cryopick.cli.train_ranker import (CROWDED_CONTRAST, CROWDED_COVERAGE, classify_project, is_crowded, project_examples,
+                                      project_params, roc_auc)
 
 
 def test_projects_vary_and_repeat_with_the_seed():
     a, b, c = project_params(0, 1), project_params(0, 1), project_params(1, 1)
     assert a == b and a != c
+    assert project_params(10, 1) != project_params(10, 1, crowded=True)  # training projects are never crowded
     diameters = {project_params(k, 1)[1] for k in range(12)}
     assert len(diameters) > 1 and diameters <= {130.0, 170.0, 210.0}
+
+
+def test_the_benchmark_makes_one_block_of_five_in_three_crowded_at_low_contrast():
+    crowded = [k for k in range(90) if is_crowded(k)]
+    assert len(crowded) == 30 and {k % 5 for k in crowded} == set(range(5))  # every training shape
+    for k in range(15):
+        params, diameter = project_params(k, 1, crowded=is_crowded(k))
+        area = params.mic_size_px[0] * params.mic_size_px[1] * params.pixel_size_angstrom ** 2
+        coverage = params.particles_per_mic * np.pi * (diameter / 2) ** 2 / area
+        if is_crowded(k):
+            assert CROWDED_COVERAGE[0] - 0.02 <= coverage <= CROWDED_COVERAGE[1] + 0.02
+            assert CROWDED_CONTRAST[0] <= params.particle_contrast <= CROWDED_CONTRAST[1]
+            assert params.min_separation_diameters == 0.9
+        else:
+            assert params.particle_contrast >= 0.12 and params.min_separation_diameters == 1.0
 
 
 def test_roc_auc_counts_ordered_pairs():
