@@ -82,7 +82,7 @@ bench-load: install
 
 # Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~30 min).
 ranker-weights: install
-	$(PYTHON) -m cryopick train-ranker --o .make/ranker --projects 120 --seed 1
+	$(PYTHON) -m cryopick train-ranker --o .make/ranker --projects 150 --seed 1
 	cp .make/ranker/scorer.pt .make/ranker/scorer.json src/cryopick/ranking/weights/
 
 # Regenerate the committed gRPC code in services/gen/ from protos/ (needs grpcio-tools).

@@ -2,7 +2,8 @@
 
 Each project is simulated with its own particle (one of five shapes: asymmetric, globular,
 elongated, a C7 ring, tetrahedral; its own model seed), size (130–210 Å), contrast and
-amounts of junk (carbon, ice, aggregates, broken half particles), LoG-picked loosely (junk
+amounts of junk (carbon, ice, aggregates, broken half particles); from the 121st on, crowded
+(30–40 % of the micrograph covered) at low contrast (0.07–0.12). Each is LoG-picked loosely (junk
 gets picked too),
 extracted and classified by cryopick's Class2D. Every class with more than 10 particles
 becomes one example: its 24 features and 64×64 image (what the ranker's network sees, from
@@ -34,7 +35,7 @@ from cryopick.stages.rank_classes import network_inputs
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--o", required=True, help="output directory (examples, projects, scorer.pt)")
-    p.add_argument("--projects", type=int, default=120, help="simulated projects (default 120; from the 61st on, particles binned by 2)")
+    p.add_argument("--projects", type=int, default=150, help="simulated projects (default 150; from the 61st on, particles binned by 2; from the 121st on, crowded)")
     p.add_argument("--seed", type=int, default=1, help="seed of the projects and of the training (default 1)")
     p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
     p.add_argument("--keep-projects", action="store_true", help="keep the simulated projects (large)")
@@ -73,12 +74,13 @@ def project_params(index: int, seed: int, crowded: bool = False) -> tuple[SimPar
 CROWDED_COVERAGE, CROWDED_CONTRAST = (0.30, 0.40), (0.07, 0.12)
 
 
-def is_crowded(index: int) -> bool:
-    """Whether the benchmark makes project ``index`` crowded: every third block of five (one of each training shape).
+#: Training projects from this index on are crowded and low in contrast (and binned by 2, as the
+#: tutorial's crowded data is): their averages show neighbouring particles around the centred one.
+FIRST_CROWDED_PROJECT = 120
 
-    The scorer is not trained on crowded projects: their loosely LoG-picked classes are 40–75 %
-    true particles, so none is labelled good, and they would only add junk examples.
-    """
+
+def is_crowded(index: int) -> bool:
+    """Whether the benchmark makes project ``index`` crowded: every third block of five (one of each training shape)."""
     return (index // 5) % 3 == 2
 
 
@@ -247,7 +249,7 @@ def main(args: argparse.Namespace) -> int:
         path = out / f"project_{k:03d}.npz"
         if not path.exists():
             t0 = time.perf_counter()
-            params, diameter = project_params(k, args.seed)
+            params, diameter = project_params(k, args.seed, crowded=k >= FIRST_CROWDED_PROJECT)
             root = out / f"project_{k:03d}"
             if root.exists():
                 shutil.rmtree(root)
