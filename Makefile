@@ -80,7 +80,7 @@ bench-chain: install
 bench-load: install
 	$(PYTHON) benchmarks/bench_load.py
 
-# Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~30 min).
+# Rebuild the shipped class-scorer weights (src/cryopick/ranking/weights/) from simulated projects (~55 min).
 ranker-weights: install
 	$(PYTHON) -m cryopick train-ranker --o .make/ranker --projects 150 --seed 1
 	cp .make/ranker/scorer.pt .make/ranker/scorer.json src/cryopick/ranking/weights/

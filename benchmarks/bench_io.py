@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import byte_compile  # noqa: E402
+from common import byte_compile, per_call  # noqa: E402
 
 STAR_OURS = """
 import sys
@@ -104,16 +104,6 @@ def whole_process(code: str, files: list[Path], repeat: int) -> float:
     for _ in range(repeat):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code, *map(str, files)], check=True)
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
-
-
-def per_call(fn, repeat: int) -> float:
-    fn()
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
         runs.append(time.perf_counter() - t0)
     return statistics.median(runs)
 

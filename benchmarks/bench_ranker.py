@@ -98,7 +98,11 @@ def classified_examples(work: Path, i: int, seed: int, relion: bool) -> list[tup
     names = ["cryopick class2d"] + (["RELION 3.1 relion_refine"] if relion else [])
     files = [work / f"project_{i:03d}_{'relion' if 'RELION' in n else 'cryopick'}.npz" for n in names]
     if all(f.exists() for f in files):
-        return [(n, dict(np.load(f)), params.particle_shape) for n, f in zip(names, files)]
+        out = []
+        for n, f in zip(names, files):
+            with np.load(f) as data:
+                out.append((n, {k: data[k] for k in data.files}, params.particle_shape))
+        return out
     root = work / f"project_{i:03d}"
     if root.exists():
         shutil.rmtree(root)

@@ -21,21 +21,20 @@ Usage: ``python benchmarks/bench_topaz_forward.py [--threads 2] [--shape 464 480
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import per_call  # noqa: E402
 
 
 def best_time(fn, repeats: int) -> float:
     """Least wall time (s) of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return per_call(fn, repeats, summary=min)
 
 
 def matmul_peak(dtype, repeats: int) -> float:

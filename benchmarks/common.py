@@ -30,6 +30,18 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float
     return dt
 
 
+def per_call(fn, repeat: int, summary=statistics.median) -> float:
+    """Wall time (s) of one call of ``fn`` in this process: ``summary`` (median, or e.g. ``min``) of
+    ``repeat`` calls after one warm-up call."""
+    fn()
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return summary(runs)
+
+
 def median_of(runs: list[float]) -> float:
     return statistics.median(runs)
 
